@@ -1,0 +1,19 @@
+package main
+import (
+ _ "go.etcd.io/bbolt"
+ _ "github.com/gin-gonic/gin"
+ _ "github.com/go-jose/go-jose/v4"
+ _ "github.com/charmbracelet/bubbletea"
+ _ "github.com/charmbracelet/bubbles/textinput"
+ _ "github.com/charmbracelet/lipgloss"
+ _ "github.com/charmbracelet/x/exp/teatest"
+ _ "github.com/knadh/koanf/v2"
+ _ "github.com/knadh/koanf/parsers/toml/v2"
+ _ "github.com/knadh/koanf/providers/file"
+ _ "github.com/knadh/koanf/providers/env/v2"
+ _ "github.com/knadh/koanf/providers/structs"
+ _ "github.com/prometheus/client_golang/prometheus"
+ _ "golang.org/x/time/rate"
+ _ "golang.org/x/net/idna"
+)
+func main(){}

@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors every backend returns (possibly wrapped).
+var (
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a record with the same identity (or unique index value) exists.
+	ErrExists = errors.New("already exists")
+	// ErrConflict: the change would break an invariant (e.g. a tenant that still has users).
+	ErrConflict = errors.New("conflict")
+	// ErrReplay: a replay key (jti, nonce) was already recorded and has not expired.
+	ErrReplay = errors.New("replayed")
+)
+
+// Replay is a one-use marker (a JWT jti or an HMAC nonce) kept until ExpiresAt.
+type Replay struct {
+	Key       string
+	ExpiresAt time.Time
+}
+
+// KeyTouch records that a key verified a token at At.
+type KeyTouch struct {
+	OrgID string
+	Kid   string
+	At    time.Time
+}
+
+// ProvisionFunc decides the user a sign-in ends with. existing is nil when no
+// user has the email. partnerUsers counts users whose PartnerID is the given
+// partner (only call it when needed: it costs a scan). Returning an error
+// aborts the sign-in with nothing written. The function runs inside the
+// store's write transaction: it must not call the store, and it may run more
+// than once, so it must not have side effects.
+type ProvisionFunc func(existing *User, partnerUsers func(partnerID string) int) (User, error)
+
+// SignInWrite is everything a successful sign-in writes, applied atomically:
+// a replay marker, the provisioned user, the session, the key's last use and
+// the audit event. Either all of it is durable when SignIn returns nil, or none.
+type SignInWrite struct {
+	Email     string // normalised; selects the existing user
+	Replay    *Replay
+	Provision ProvisionFunc
+	Session   Session // UserID is filled in from the provisioned user
+	TouchKey  *KeyTouch
+	Audit     *AuditEvent
+}
+
+// UserQuery selects users of one organization, ordered by email.
+type UserQuery struct {
+	OrgID    string
+	Q        string // case-insensitive substring of email or name
+	TenantID string
+	Limit    int
+	Cursor   string // opaque, from a previous page
+}
+
+// AuditQuery selects audit events, newest first.
+type AuditQuery struct {
+	OrgID  string // empty: every organization
+	Type   string // exact type or prefix ending in "." (e.g. "signin.")
+	Since  time.Time
+	Limit  int
+	Cursor string
+}
+
+// SweepResult counts what Sweep removed.
+type SweepResult struct {
+	Sessions, Replays, LoginTokens int
+}
+
+// Store is the persistence contract. Methods return ErrNotFound, ErrExists,
+// ErrConflict or ErrReplay (wrapped or not) for the conditions they document;
+// any other error is a backend failure. Update functions receive a copy of the
+// record and return the new value; they run inside a transaction and must not
+// call the store.
+type Store interface {
+	// Ping reports whether the store can serve reads and writes.
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateOrg(ctx context.Context, o Org) error // ErrExists
+	GetOrg(ctx context.Context, id string) (Org, error)
+	ListOrgs(ctx context.Context) ([]Org, error)
+
+	CreateTenant(ctx context.Context, t Tenant) error // ErrExists (id within org); ErrNotFound (org)
+	GetTenant(ctx context.Context, orgID, id string) (Tenant, error)
+	ListTenants(ctx context.Context, orgID string) ([]Tenant, error)
+	UpdateTenant(ctx context.Context, orgID, id string, fn func(Tenant) (Tenant, error)) (Tenant, error)
+	DeleteTenant(ctx context.Context, orgID, id string) error // ErrConflict while users are bound to it
+
+	// CreatePartner: ErrExists when the name (within the org) or consumer key is taken.
+	CreatePartner(ctx context.Context, p Partner) error
+	GetPartner(ctx context.Context, orgID, id string) (Partner, error)
+	GetPartnerByConsumerKey(ctx context.Context, consumerKey string) (Partner, error)
+	ListPartners(ctx context.Context, orgID string) ([]Partner, error)
+	// UpdatePartner applies fn. When fn turns Active from true to false, the
+	// sessions the partner signed in are deleted in the same transaction.
+	// A rename onto another partner's name is ErrExists.
+	UpdatePartner(ctx context.Context, orgID, id string, fn func(Partner) (Partner, error)) (Partner, error)
+	// DeletePartner removes the partner, its keys and the sessions it signed in; users remain.
+	DeletePartner(ctx context.Context, orgID, id string) error
+
+	CreateKey(ctx context.Context, k Key) error // ErrExists (kid within org); ErrNotFound (partner)
+	GetKey(ctx context.Context, orgID, kid string) (Key, error)
+	ListKeys(ctx context.Context, orgID, partnerID string) ([]Key, error) // partnerID "" = every key of the org
+	DeleteKey(ctx context.Context, orgID, kid string) error
+
+	CreateUser(ctx context.Context, u User) error // ErrExists (email)
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	ListUsers(ctx context.Context, q UserQuery) (users []User, nextCursor string, err error)
+	CountUsers(ctx context.Context, orgID, tenantID string) (int, error) // tenantID "" = whole org
+	// DeleteUser removes the user and every session of it.
+	DeleteUser(ctx context.Context, id string) error
+
+	// SignIn applies a SignInWrite atomically (see SignInWrite). ErrReplay when
+	// the replay key is already recorded; errors from Provision are returned as is.
+	SignIn(ctx context.Context, w SignInWrite) (User, error)
+	// ReplaySeen reports whether key is recorded and unexpired at now.
+	ReplaySeen(ctx context.Context, key string, now time.Time) (bool, error)
+	// RecordReplay records key; ErrReplay when it is already recorded and unexpired.
+	RecordReplay(ctx context.Context, r Replay, now time.Time) error
+
+	GetSession(ctx context.Context, id string) (Session, error)
+	DeleteSession(ctx context.Context, id string) error
+	CountSessions(ctx context.Context, userID string, now time.Time) (int, error)
+	CountActiveSessions(ctx context.Context, now time.Time) (int, error)
+
+	CreateLoginToken(ctx context.Context, t LoginToken) error
+	// ConsumeLoginToken deletes and returns the token; ErrNotFound when it is
+	// unknown, already consumed or expired at now. Exactly one concurrent caller wins.
+	ConsumeLoginToken(ctx context.Context, id string, now time.Time) (LoginToken, error)
+
+	CreateAdminToken(ctx context.Context, t AdminToken) error
+	GetAdminTokenByHash(ctx context.Context, hash string) (AdminToken, error)
+	ListAdminTokens(ctx context.Context, orgID string) ([]AdminToken, error)
+	DeleteAdminToken(ctx context.Context, orgID, id string) error
+	TouchAdminToken(ctx context.Context, id string, at time.Time) error
+
+	// AppendAudit assigns Seq, PrevHash and Hash and stores the event.
+	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
+	ListAudit(ctx context.Context, q AuditQuery) (events []AuditEvent, nextCursor string, err error)
+	// WalkAudit calls fn for every event in Seq order (for verify and export).
+	WalkAudit(ctx context.Context, fn func(AuditEvent) error) error
+	// PruneAudit deletes events older than before.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
+
+	// Sweep deletes sessions, replay markers and login tokens expired at now.
+	Sweep(ctx context.Context, now time.Time) (SweepResult, error)
+
+	// Backup writes a consistent copy of the whole store to w.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+}
