@@ -1,0 +1,228 @@
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"gatehouse/storage"
+)
+
+// planAudit assigns the next Seq and the chain hashes to e and plans its put.
+// It reads the bucket's sequence rather than calling NextSequence, because a
+// plan must not change anything until the whole request has passed its checks.
+func planAudit(tx *bbolt.Tx, ws *writeSet, e storage.AuditEvent) (storage.AuditEvent, error) {
+	b := tx.Bucket(bktAudit)
+	e.Seq = b.Sequence() + 1
+	e.PrevHash = ""
+	if _, last := b.Cursor().Last(); last != nil {
+		var prev struct {
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal(last, &prev); err != nil {
+			return e, fmt.Errorf("decode last audit event: %w", err)
+		}
+		e.PrevHash = prev.Hash
+	} else {
+		// Everything was pruned: continue the chain from the newest pruned event.
+		e.PrevHash = string(tx.Bucket(bktMeta).Get(metaAuditHead))
+	}
+	h, err := storage.HashEvent(e)
+	if err != nil {
+		return e, err
+	}
+	e.Hash = h
+	data, err := json.Marshal(e)
+	if err != nil {
+		return e, fmt.Errorf("encode audit event: %w", err)
+	}
+	ws.put(bktAudit, u64(e.Seq), data)
+	ws.setSeq(bktAudit, e.Seq)
+	return e, nil
+}
+
+// AppendAudit assigns Seq, PrevHash and Hash and stores the event. It goes
+// through the group writer because failed sign-ins append one each.
+func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) (storage.AuditEvent, error) {
+	var out storage.AuditEvent
+	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		var ws writeSet
+		var err error
+		out, err = planAudit(tx, &ws, e)
+		return ws, err
+	})
+	if err != nil {
+		return storage.AuditEvent{}, fmt.Errorf("append audit: %w", err)
+	}
+	return out, nil
+}
+
+// auditMatch reports whether e passes q's filters.
+func auditMatch(q storage.AuditQuery, e *storage.AuditEvent) bool {
+	if q.OrgID != "" && e.OrgID != q.OrgID {
+		return false
+	}
+	if q.Type != "" {
+		if strings.HasSuffix(q.Type, ".") {
+			if !strings.HasPrefix(e.Type, q.Type) {
+				return false
+			}
+		} else if e.Type != q.Type {
+			return false
+		}
+	}
+	if !q.Since.IsZero() && e.Time.Before(q.Since) {
+		return false
+	}
+	return true
+}
+
+// ListAudit returns matching events newest first. The cursor is the Seq of
+// the last event returned. Every older event is examined rather than
+// stopping at the first one before Since: Seq order follows the writers'
+// clocks, which are not guaranteed monotonic.
+func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.AuditEvent, string, error) {
+	var before uint64
+	if q.Cursor != "" {
+		n, err := strconv.ParseUint(q.Cursor, 10, 64)
+		if err != nil || n == 0 {
+			return nil, "", fmt.Errorf("list audit: invalid cursor")
+		}
+		before = n
+	}
+	var out []storage.AuditEvent
+	next := ""
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bktAudit).Cursor()
+		var k, v []byte
+		if before == 0 {
+			k, v = c.Last()
+		} else {
+			// Seek lands on before itself (or the next one if pruned); step back
+			// to the first key below it.
+			k, v = c.Seek(u64(before))
+			if k == nil {
+				k, v = c.Last()
+			}
+			for k != nil && binary.BigEndian.Uint64(k) >= before {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil; k, v = c.Prev() {
+			var e storage.AuditEvent
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode audit event: %w", err)
+			}
+			if !auditMatch(q, &e) {
+				continue
+			}
+			if q.Limit > 0 && len(out) == q.Limit {
+				next = strconv.FormatUint(out[len(out)-1].Seq, 10)
+				return nil
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit: %w", err)
+	}
+	return out, next, nil
+}
+
+// walkChunk bounds how many events WalkAudit reads per read transaction. fn
+// (an export writing a file, say) runs outside the transaction, because a
+// long-lived read transaction blocks bbolt from growing its memory map and
+// would stall sign-ins.
+const walkChunk = 1000
+
+// WalkAudit calls fn for every event in Seq order.
+func (s *Store) WalkAudit(ctx context.Context, fn func(storage.AuditEvent) error) error {
+	var from uint64
+	for {
+		var chunk []storage.AuditEvent
+		err := s.view(ctx, func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bktAudit).Cursor()
+			for k, v := c.Seek(u64(from)); k != nil && len(chunk) < walkChunk; k, v = c.Next() {
+				var e storage.AuditEvent
+				if err := json.Unmarshal(v, &e); err != nil {
+					return fmt.Errorf("decode audit event: %w", err)
+				}
+				chunk = append(chunk, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("walk audit: %w", err)
+		}
+		for _, e := range chunk {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < walkChunk {
+			return nil
+		}
+		from = chunk[len(chunk)-1].Seq + 1
+	}
+}
+
+// pruneChunk bounds deletions per write transaction so pruning a large
+// backlog never holds the writer lock long enough to stall sign-ins.
+const pruneChunk = 5000
+
+// PruneAudit deletes events whose Time is before before. Candidates are found
+// in a read transaction and deleted in bounded write transactions; events
+// never change once written, so nothing can invalidate the list in between.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
+	type victim struct {
+		key  []byte
+		hash string
+	}
+	var victims []victim
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bktAudit).ForEach(func(k, v []byte) error {
+			var e struct {
+				Time time.Time `json:"time"`
+				Hash string    `json:"hash"`
+			}
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode audit event: %w", err)
+			}
+			if e.Time.Before(before) {
+				victims = append(victims, victim{append([]byte(nil), k...), e.Hash})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune audit: %w", err)
+	}
+	n := 0
+	for len(victims) > 0 {
+		chunk := victims[:min(pruneChunk, len(victims))]
+		victims = victims[len(chunk):]
+		err := s.update(ctx, func(tx *bbolt.Tx) error {
+			b := bucket(tx, bktAudit)
+			for _, v := range chunk {
+				if err := b.Delete(v.key); err != nil {
+					return err
+				}
+			}
+			// Victims are in Seq order; remember the newest so the chain can
+			// continue if the bucket ends up empty.
+			return tx.Bucket(bktMeta).Put(metaAuditHead, []byte(chunk[len(chunk)-1].hash))
+		})
+		if err != nil {
+			return n, fmt.Errorf("prune audit: %w", err)
+		}
+		n += len(chunk)
+	}
+	return n, nil
+}

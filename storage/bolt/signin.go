@@ -1,0 +1,268 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"gatehouse/storage"
+)
+
+// SignIn applies a sign-in atomically through the group writer. Every check
+// (replay, Provision, uniqueness) runs before anything is planned for
+// writing, so a refused sign-in leaves no trace in the shared transaction.
+//
+// SignInWrite carries no clock, so the replay check treats a marker as live
+// while its expiry is after Session.CreatedAt (the caller's now), falling back
+// to the wall clock when that is zero.
+func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User, error) {
+	if w.Provision == nil {
+		return storage.User{}, errors.New("sign in: no provision function")
+	}
+	if w.Email == "" {
+		return storage.User{}, errors.New("sign in: email is empty")
+	}
+	if w.Session.ID == "" {
+		return storage.User{}, errors.New("sign in: session id is empty")
+	}
+	now := w.Session.CreatedAt
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var out storage.User
+	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		if w.Replay != nil {
+			if v := tx.Bucket(bktReplays).Get([]byte(w.Replay.Key)); v != nil && liveAt(v, now) {
+				return nil, storage.ErrReplay
+			}
+		}
+		existing, err := userByEmail(tx, w.Email)
+		if err != nil {
+			return nil, err
+		}
+		var arg *storage.User
+		if existing != nil {
+			c := *existing // Provision may modify what it is given
+			arg = &c
+		}
+		u, err := w.Provision(arg, func(partnerID string) int { return countPartnerUsers(tx, partnerID) })
+		if err != nil {
+			return nil, err // as is, per the contract
+		}
+		if u.Email != w.Email {
+			return nil, fmt.Errorf("provisioned email %q differs from sign-in email %q", u.Email, w.Email)
+		}
+		if existing != nil {
+			if u.ID != existing.ID {
+				return nil, fmt.Errorf("provision changed user id %q to %q", existing.ID, u.ID)
+			}
+		} else if u.ID != "" && tx.Bucket(bktUsers).Get([]byte(u.ID)) != nil {
+			return nil, fmt.Errorf("user id %q: %w", u.ID, storage.ErrExists)
+		}
+
+		var ws writeSet
+		if err := planUser(tx, &ws, existing, u); err != nil {
+			return nil, err
+		}
+
+		sess := w.Session
+		sess.UserID = u.ID
+		if tx.Bucket(bktSessions).Get([]byte(sess.ID)) != nil {
+			return nil, fmt.Errorf("session: %w", storage.ErrExists)
+		}
+		data, err := json.Marshal(sess)
+		if err != nil {
+			return nil, fmt.Errorf("encode session: %w", err)
+		}
+		ws.put(bktSessions, []byte(sess.ID), data)
+		ws.put(bktUserSessions, join(sess.UserID, sess.ID), encTime(sess.ExpiresAt))
+
+		if w.Replay != nil {
+			ws.put(bktReplays, []byte(w.Replay.Key), encTime(w.Replay.ExpiresAt))
+		}
+		if w.TouchKey != nil {
+			if err := planTouchKey(tx, &ws, *w.TouchKey); err != nil {
+				return nil, err
+			}
+		}
+		if w.Audit != nil {
+			if _, err := planAudit(tx, &ws, *w.Audit); err != nil {
+				return nil, err
+			}
+		}
+		out = u
+		return ws, nil
+	})
+	if err != nil {
+		return storage.User{}, fmt.Errorf("sign in: %w", err)
+	}
+	return out, nil
+}
+
+// planTouchKey advances the key's LastUsedAt. A key deleted since it verified
+// the token is skipped rather than failing the sign-in: the verification
+// already happened, and the record it would update is gone. An older touch
+// (groups can carry requests slightly out of time order) writes nothing.
+func planTouchKey(tx *bbolt.Tx, ws *writeSet, t storage.KeyTouch) error {
+	k := join(t.OrgID, t.Kid)
+	var key storage.Key
+	if err := getJSON(tx.Bucket(bktKeys), k, &key); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if !t.At.After(key.LastUsedAt) {
+		return nil
+	}
+	key.LastUsedAt = t.At
+	data, err := json.Marshal(key)
+	if err != nil {
+		return fmt.Errorf("encode key: %w", err)
+	}
+	ws.put(bktKeys, k, data)
+	return nil
+}
+
+// ReplaySeen reports whether key is recorded and unexpired at now.
+func (s *Store) ReplaySeen(ctx context.Context, key string, now time.Time) (bool, error) {
+	seen := false
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bktReplays).Get([]byte(key))
+		seen = v != nil && liveAt(v, now)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("replay seen: %w", err)
+	}
+	return seen, nil
+}
+
+// RecordReplay records a replay marker; ErrReplay when it is already
+// recorded and unexpired. An expired marker is simply overwritten.
+func (s *Store) RecordReplay(ctx context.Context, r storage.Replay, now time.Time) error {
+	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		if v := tx.Bucket(bktReplays).Get([]byte(r.Key)); v != nil && liveAt(v, now) {
+			return nil, storage.ErrReplay
+		}
+		var ws writeSet
+		ws.put(bktReplays, []byte(r.Key), encTime(r.ExpiresAt))
+		return ws, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record replay: %w", err)
+	}
+	return nil
+}
+
+// GetSession returns a session by ID, expired or not; the caller decides.
+func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
+	var sess storage.Session
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return getJSON(tx.Bucket(bktSessions), []byte(id), &sess)
+	})
+	if err != nil {
+		return storage.Session{}, fmt.Errorf("get session: %w", err)
+	}
+	return sess, nil
+}
+
+// DeleteSession removes a session and its index entry.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		var sess storage.Session
+		if err := getJSON(tx.Bucket(bktSessions), []byte(id), &sess); err != nil {
+			return nil, err
+		}
+		var ws writeSet
+		ws.del(bktSessions, []byte(id))
+		ws.del(bktUserSessions, join(sess.UserID, id))
+		return ws, nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// CountSessions counts a user's sessions live at now, from the index values
+// alone.
+func (s *Store) CountSessions(ctx context.Context, userID string, now time.Time) (int, error) {
+	n := 0
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return scanPrefix(tx.Bucket(bktUserSessions), prefix(userID), func(_, v []byte) error {
+			if liveAt(v, now) {
+				n++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count sessions: %w", err)
+	}
+	return n, nil
+}
+
+// CountActiveSessions counts sessions live at now. It walks the index, whose
+// values are bare expiries, instead of decoding every session.
+func (s *Store) CountActiveSessions(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bktUserSessions).ForEach(func(_, v []byte) error {
+			if liveAt(v, now) {
+				n++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count active sessions: %w", err)
+	}
+	return n, nil
+}
+
+// CreateLoginToken stores a one-time login token; ErrExists on a duplicate ID.
+func (s *Store) CreateLoginToken(ctx context.Context, t storage.LoginToken) error {
+	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		if tx.Bucket(bktLoginTokens).Get([]byte(t.ID)) != nil {
+			return nil, storage.ErrExists
+		}
+		data, err := json.Marshal(t)
+		if err != nil {
+			return nil, fmt.Errorf("encode login token: %w", err)
+		}
+		var ws writeSet
+		ws.put(bktLoginTokens, []byte(t.ID), data)
+		return ws, nil
+	})
+	if err != nil {
+		return fmt.Errorf("create login token: %w", err)
+	}
+	return nil
+}
+
+// ConsumeLoginToken deletes and returns a live token. The single writer makes
+// the read-and-delete atomic, so exactly one concurrent caller wins. An
+// expired token is left for Sweep: a refused request writes nothing.
+func (s *Store) ConsumeLoginToken(ctx context.Context, id string, now time.Time) (storage.LoginToken, error) {
+	var t storage.LoginToken
+	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		if err := getJSON(tx.Bucket(bktLoginTokens), []byte(id), &t); err != nil {
+			return nil, err
+		}
+		if !t.ExpiresAt.After(now) {
+			return nil, storage.ErrNotFound
+		}
+		var ws writeSet
+		ws.del(bktLoginTokens, []byte(id))
+		return ws, nil
+	})
+	if err != nil {
+		return storage.LoginToken{}, fmt.Errorf("consume login token: %w", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,239 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"gatehouse/storage"
+)
+
+// planUser plans storing u (whose previous state is old, nil when new) with
+// every index entry it needs, after checking that its email is free. Only
+// index entries whose inputs changed are rewritten, which keeps a repeat
+// sign-in down to the user record itself.
+func planUser(tx *bbolt.Tx, ws *writeSet, old *storage.User, u storage.User) error {
+	if u.ID == "" {
+		return errors.New("user id is empty")
+	}
+	if u.Email == "" {
+		return errors.New("user email is empty")
+	}
+	if id := tx.Bucket(bktUserEmails).Get([]byte(u.Email)); id != nil && string(id) != u.ID {
+		return fmt.Errorf("email %q: %w", u.Email, storage.ErrExists)
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("encode user: %w", err)
+	}
+	ws.put(bktUsers, []byte(u.ID), data)
+
+	if old == nil || old.Email != u.Email {
+		if old != nil {
+			ws.del(bktUserEmails, []byte(old.Email))
+		}
+		ws.put(bktUserEmails, []byte(u.Email), []byte(u.ID))
+	}
+	if old == nil || old.OrgID != u.OrgID || old.Email != u.Email || old.TenantID != u.TenantID {
+		if old != nil {
+			ws.del(bktOrgUsers, join(old.OrgID, old.Email))
+		}
+		ws.put(bktOrgUsers, join(u.OrgID, u.Email), join(u.TenantID, u.ID))
+	}
+	if old == nil || old.PartnerID != u.PartnerID {
+		if old != nil && old.PartnerID != "" {
+			ws.del(bktPartnerUsers, join(old.PartnerID, old.ID))
+		}
+		if u.PartnerID != "" {
+			ws.put(bktPartnerUsers, join(u.PartnerID, u.ID), []byte{})
+		}
+	}
+	return nil
+}
+
+// userByEmail reads the user with email, or nil when there is none.
+func userByEmail(tx *bbolt.Tx, email string) (*storage.User, error) {
+	id := tx.Bucket(bktUserEmails).Get([]byte(email))
+	if id == nil {
+		return nil, nil
+	}
+	var u storage.User
+	if err := getJSON(tx.Bucket(bktUsers), id, &u); err != nil {
+		return nil, fmt.Errorf("user %q of email index: %w", id, err)
+	}
+	return &u, nil
+}
+
+// countPartnerUsers counts the keys under a partner in partner_users: no
+// record is decoded, which is why that index exists.
+func countPartnerUsers(tx *bbolt.Tx, partnerID string) int {
+	n := 0
+	_ = scanPrefix(tx.Bucket(bktPartnerUsers), prefix(partnerID), func(_, _ []byte) error {
+		n++
+		return nil
+	})
+	return n
+}
+
+// CreateUser stores a new user; ErrExists when the email (or ID) is taken.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
+	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		if u.ID != "" && tx.Bucket(bktUsers).Get([]byte(u.ID)) != nil {
+			return nil, fmt.Errorf("user id: %w", storage.ErrExists)
+		}
+		var ws writeSet
+		if err := planUser(tx, &ws, nil, u); err != nil {
+			return nil, err
+		}
+		return ws, nil
+	})
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.Email, err)
+	}
+	return nil
+}
+
+// GetUser returns a user by ID.
+func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+	var u storage.User
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return getJSON(tx.Bucket(bktUsers), []byte(id), &u)
+	})
+	if err != nil {
+		return storage.User{}, fmt.Errorf("get user %q: %w", id, err)
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns the user with the (normalised) email.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
+	var u *storage.User
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		u, err = userByEmail(tx, email)
+		if err == nil && u == nil {
+			err = storage.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return storage.User{}, fmt.Errorf("get user by email: %w", err)
+	}
+	return *u, nil
+}
+
+// ListUsers pages through an organization's users in email order. The
+// cursor is the last email of the previous page, encoded so callers treat it
+// as opaque.
+func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, string, error) {
+	var after []byte
+	if q.Cursor != "" {
+		c, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("list users: invalid cursor")
+		}
+		after = c
+	}
+	needle := strings.ToLower(q.Q)
+	var tenant []byte
+	if q.TenantID != "" {
+		tenant = append([]byte(q.TenantID), 0)
+	}
+
+	var out []storage.User
+	next := ""
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		users := tx.Bucket(bktUsers)
+		p := prefix(q.OrgID)
+		c := tx.Bucket(bktOrgUsers).Cursor()
+		start := p
+		if after != nil {
+			start = join(q.OrgID, string(after))
+		}
+		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			email := k[len(p):]
+			if after != nil && bytes.Compare(email, after) <= 0 {
+				continue
+			}
+			if tenant != nil && !bytes.HasPrefix(v, tenant) {
+				continue
+			}
+			_, id, _ := bytes.Cut(v, []byte{0})
+			var u storage.User
+			if err := getJSON(users, id, &u); err != nil {
+				return fmt.Errorf("user %q of org index: %w", id, err)
+			}
+			if needle != "" && !strings.Contains(strings.ToLower(u.Email), needle) &&
+				!strings.Contains(strings.ToLower(u.Name), needle) {
+				continue
+			}
+			if q.Limit > 0 && len(out) == q.Limit {
+				// One more match exists, so the page is not the last.
+				next = base64.RawURLEncoding.EncodeToString([]byte(out[len(out)-1].Email))
+				return nil
+			}
+			out = append(out, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list users: %w", err)
+	}
+	return out, next, nil
+}
+
+// CountUsers counts an organization's users, or one tenant's, from the
+// org_users index without decoding users.
+func (s *Store) CountUsers(ctx context.Context, orgID, tenantID string) (int, error) {
+	n := 0
+	var tenant []byte
+	if tenantID != "" {
+		tenant = append([]byte(tenantID), 0)
+	}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return scanPrefix(tx.Bucket(bktOrgUsers), prefix(orgID), func(_, v []byte) error {
+			if tenant == nil || bytes.HasPrefix(v, tenant) {
+				n++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteUser removes a user, its index entries and every session of it.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		var u storage.User
+		if err := getJSON(tx.Bucket(bktUsers), []byte(id), &u); err != nil {
+			return nil, err
+		}
+		var ws writeSet
+		ws.del(bktUsers, []byte(u.ID))
+		ws.del(bktUserEmails, []byte(u.Email))
+		ws.del(bktOrgUsers, join(u.OrgID, u.Email))
+		if u.PartnerID != "" {
+			ws.del(bktPartnerUsers, join(u.PartnerID, u.ID))
+		}
+		p := prefix(u.ID)
+		_ = scanPrefix(tx.Bucket(bktUserSessions), p, func(k, _ []byte) error {
+			ws.del(bktUserSessions, bytes.Clone(k))
+			ws.del(bktSessions, bytes.Clone(k[len(p):]))
+			return nil
+		})
+		return ws, nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	return nil
+}
