@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -99,6 +100,9 @@ type Store struct {
 	closed  bool
 	reqs    chan *request
 	writerD chan struct{}
+	// groups counts group transactions, so tests can tell that requests
+	// really shared one.
+	groups atomic.Uint64
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -260,6 +264,11 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return err
 	})
 	if err != nil {
+		// bbolt flattens the writer's error into text; report the
+		// cancellation itself so callers can recognise it.
+		if cerr := ctx.Err(); cerr != nil {
+			return n, fmt.Errorf("backup database: %w", cerr)
+		}
 		return n, fmt.Errorf("backup database: %w", err)
 	}
 	return n, nil

@@ -134,6 +134,7 @@ func (s *Store) commitGroup(group []*request) {
 	for len(group) > 0 {
 		errs := make([]error, len(group))
 		bad := -1
+		s.groups.Add(1)
 		err := s.db.Update(func(tx *bbolt.Tx) error {
 			for i, r := range group {
 				if err := r.ctx.Err(); err != nil {
