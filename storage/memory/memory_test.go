@@ -1,0 +1,13 @@
+package memory_test
+
+import (
+	"testing"
+
+	"gatehouse/storage"
+	"gatehouse/storage/memory"
+	"gatehouse/storage/storagetest"
+)
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(*testing.T) storage.Store { return memory.New() })
+}
