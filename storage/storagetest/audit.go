@@ -93,10 +93,13 @@ func testAppendAudit(t *testing.T, s storage.Store) {
 
 	t.Run("Details are copied", func(t *testing.T) {
 		in[1].Details["field"] = "mutated"
-		stored[1].Details["field"] = "mutated"
+		got[1].Details["before"] = "mutated"
+		stored[1].Details["after"] = "mutated"
+		stored[1].Details["nested"].(map[string]any)["ok"] = false
 		again := auditEvents(t, s)
-		if again[1].Details["field"] != "name" {
-			t.Errorf("stored Details changed through an alias: %v", again[1].Details)
+		d := again[1].Details
+		if d["field"] != "name" || d["before"] != "A" || d["after"] != "B" || d["nested"].(map[string]any)["ok"] != true {
+			t.Errorf("stored Details changed through an alias: %v", d)
 		}
 		checkHash(t, again[1])
 	})

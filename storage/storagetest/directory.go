@@ -109,7 +109,8 @@ func testTenants(t *testing.T, s storage.Store) {
 		got.AllowedReturnURLs[0] = "https://mutated.example/"
 		again, err := s.GetTenant(ctx, "org-1", "t-1")
 		mustNil(t, "GetTenant", err)
-		equal(t, "GetTenant after mutating a returned slice", again, t1)
+		// A literal, not t1: t1 may share its array with what the store holds.
+		equal(t, "AllowedReturnURLs after mutating a returned slice", again.AllowedReturnURLs, []string{"https://one.example/app"})
 	})
 
 	t.Run("Update", func(t *testing.T) {
@@ -236,6 +237,17 @@ func testPartners(t *testing.T, s storage.Store) {
 		})
 	}
 
+	t.Run("Create copies its input", func(t *testing.T) {
+		p1.AllowedRoles[0] = "mutated"
+		*p1.MaxUsers = 99
+		p1.Secret.Nonce[0] = 'X'
+		p1.PreviousSecret.Ciphertext[0] = 'X'
+		p1 = policyPartner()
+		got, err := s.GetPartner(ctx, "org-1", "p-1")
+		mustNil(t, "GetPartner", err)
+		equal(t, "GetPartner after mutating the created record", got, p1)
+	})
+
 	t.Run("Get", func(t *testing.T) {
 		got, err := s.GetPartner(ctx, "org-1", "p-1")
 		mustNil(t, "GetPartner", err)
@@ -265,7 +277,8 @@ func testPartners(t *testing.T, s storage.Store) {
 		got.Secret.Ciphertext[0] = 'X'
 		again, err := s.GetPartner(ctx, "org-1", "p-1")
 		mustNil(t, "GetPartner", err)
-		equal(t, "GetPartner after mutating the returned record", again, p1)
+		// A fresh value, not p1, which a backend may alias.
+		equal(t, "GetPartner after mutating the returned record", again, policyPartner())
 	})
 
 	for _, tc := range []struct {
@@ -554,9 +567,11 @@ func testKeys(t *testing.T, s storage.Store) {
 		got, err := s.GetKey(ctx, "org-1", "kid-1")
 		mustNil(t, "GetKey", err)
 		got.DER[0] = 0xFF
+		k1.DER[1] = 0xFF // the create input must not be aliased either
 		again, err := s.GetKey(ctx, "org-1", "kid-1")
 		mustNil(t, "GetKey", err)
-		equal(t, "GetKey after mutating DER", again, k1)
+		equal(t, "DER after mutating input and output", again.DER, []byte{0x30, 1, 2, 3})
+		k1.DER = []byte{0x30, 1, 2, 3}
 	})
 
 	for _, tc := range []struct {
