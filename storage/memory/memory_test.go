@@ -8,6 +8,7 @@ import (
 	"gatehouse/storage/storagetest"
 )
 
+// TestConformance holds the memory store to the same contract as bolt.
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(*testing.T) storage.Store { return memory.New() })
 }
