@@ -17,6 +17,11 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrReplay: a replay key (jti, nonce) was already recorded and has not expired.
 	ErrReplay = errors.New("replayed")
+	// ErrPartnerInactive: SignIn found the session's partner missing or
+	// deactivated inside its transaction (a deactivation raced the sign-in).
+	ErrPartnerInactive = errors.New("partner inactive")
+	// ErrInvalidCursor: a paging cursor that this backend did not issue.
+	ErrInvalidCursor = errors.New("invalid cursor")
 )
 
 // Replay is a one-use marker (a JWT jti or an HMAC nonce) kept until ExpiresAt.
@@ -43,8 +48,13 @@ type ProvisionFunc func(existing *User, partnerUsers func(partnerID string) int)
 // SignInWrite is everything a successful sign-in writes, applied atomically:
 // a replay marker, the provisioned user, the session, the key's last use and
 // the audit event. Either all of it is durable when SignIn returns nil, or none.
+// The partner named by Session.PartnerID must exist and be active inside the
+// transaction (else ErrPartnerInactive), so a sign-in racing a deactivation
+// can never leave a session behind it. A TouchKey naming a key deleted in the
+// meantime is skipped, not an error.
 type SignInWrite struct {
-	Email     string // normalised; selects the existing user
+	Now       time.Time // judges replay expiry
+	Email     string    // normalised; selects the existing user
 	Replay    *Replay
 	Provision ProvisionFunc
 	Session   Session // UserID is filled in from the provisioned user
@@ -117,11 +127,15 @@ type Store interface {
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	ListUsers(ctx context.Context, q UserQuery) (users []User, nextCursor string, err error)
 	CountUsers(ctx context.Context, orgID, tenantID string) (int, error) // tenantID "" = whole org
+	// CountPartnerUsers counts users whose PartnerID is partnerID (partner IDs
+	// are globally unique); it reads the index max_users is enforced with.
+	CountPartnerUsers(ctx context.Context, partnerID string) (int, error)
 	// DeleteUser removes the user and every session of it.
 	DeleteUser(ctx context.Context, id string) error
 
 	// SignIn applies a SignInWrite atomically (see SignInWrite). ErrReplay when
 	// the replay key is already recorded; errors from Provision are returned as is.
+	// ListUsers/ListAudit: Limit <= 0 means no limit; a bad cursor is ErrInvalidCursor.
 	SignIn(ctx context.Context, w SignInWrite) (User, error)
 	// ReplaySeen reports whether key is recorded and unexpired at now.
 	ReplaySeen(ctx context.Context, key string, now time.Time) (bool, error)
