@@ -92,7 +92,7 @@ func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.
 	if q.Cursor != "" {
 		n, err := strconv.ParseUint(q.Cursor, 10, 64)
 		if err != nil || n == 0 {
-			return nil, "", fmt.Errorf("list audit: invalid cursor")
+			return nil, "", fmt.Errorf("list audit: cursor %q: %w", q.Cursor, storage.ErrInvalidCursor)
 		}
 		before = n
 	}

@@ -16,9 +16,11 @@ import (
 // (replay, Provision, uniqueness) runs before anything is planned for
 // writing, so a refused sign-in leaves no trace in the shared transaction.
 //
-// SignInWrite carries no clock, so the replay check treats a marker as live
-// while its expiry is after Session.CreatedAt (the caller's now), falling back
-// to the wall clock when that is zero.
+// The replay check treats a marker as live while its expiry is after w.Now,
+// falling back to the wall clock only when that is zero. The partner named by
+// the session must exist in the session's organization and be active in the
+// same transaction, so a sign-in racing a deactivation either commits before
+// it (and its session is revoked with the others) or is refused.
 func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User, error) {
 	if w.Provision == nil {
 		return storage.User{}, errors.New("sign in: no provision function")
@@ -29,12 +31,19 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 	if w.Session.ID == "" {
 		return storage.User{}, errors.New("sign in: session id is empty")
 	}
-	now := w.Session.CreatedAt
+	now := w.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	var out storage.User
 	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+		p, err := getPartner(tx, w.Session.OrgID, w.Session.PartnerID)
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && !p.Active) {
+			return nil, fmt.Errorf("partner %q: %w", w.Session.PartnerID, storage.ErrPartnerInactive)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("partner %q: %w", w.Session.PartnerID, err)
+		}
 		if w.Replay != nil {
 			if v := tx.Bucket(bktReplays).Get([]byte(w.Replay.Key)); v != nil && liveAt(v, now) {
 				return nil, storage.ErrReplay

@@ -136,7 +136,7 @@ func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.U
 	if q.Cursor != "" {
 		c, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil {
-			return nil, "", fmt.Errorf("list users: invalid cursor")
+			return nil, "", fmt.Errorf("list users: %w", storage.ErrInvalidCursor)
 		}
 		after = c
 	}
@@ -206,6 +206,20 @@ func (s *Store) CountUsers(ctx context.Context, orgID, tenantID string) (int, er
 	})
 	if err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// CountPartnerUsers counts the users whose PartnerID is partnerID from the
+// partner_users index, the same count Provision's partnerUsers reads.
+func (s *Store) CountPartnerUsers(ctx context.Context, partnerID string) (int, error) {
+	n := 0
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		n = countPartnerUsers(tx, partnerID)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count partner users: %w", err)
 	}
 	return n, nil
 }

@@ -55,8 +55,8 @@ func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.
 	before := uint64(0) // 0: start at the newest event
 	if q.Cursor != "" {
 		n, err := strconv.ParseUint(q.Cursor, 10, 64)
-		if err != nil {
-			return nil, "", fmt.Errorf("invalid audit cursor %q", q.Cursor)
+		if err != nil || n == 0 {
+			return nil, "", fmt.Errorf("audit cursor %q: %w", q.Cursor, storage.ErrInvalidCursor)
 		}
 		before = n
 	}

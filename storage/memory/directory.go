@@ -262,8 +262,8 @@ func (s *Store) DeletePartner(ctx context.Context, orgID, id string) error {
 	})
 }
 
-// deletePartnerSessions matches on the org as well, since partner ids are
-// only promised unique within an organization.
+// deletePartnerSessions deletes the sessions the partner signed in. Partner
+// ids are globally unique; matching the org as well is only belt and braces.
 func (s *Store) deletePartnerSessions(orgID, partnerID string) {
 	for id, ss := range s.sessions {
 		if ss.OrgID == orgID && ss.PartnerID == partnerID {

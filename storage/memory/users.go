@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gatehouse/storage"
 )
@@ -92,7 +93,7 @@ func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.U
 func decodeUserCursor(c string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return "", fmt.Errorf("invalid user cursor %q", c)
+		return "", fmt.Errorf("user cursor %q: %w", c, storage.ErrInvalidCursor)
 	}
 	return string(b), nil
 }
@@ -106,6 +107,16 @@ func (s *Store) CountUsers(ctx context.Context, orgID, tenantID string) (int, er
 				n++
 			}
 		}
+		return nil
+	})
+	return n, err
+}
+
+// CountPartnerUsers counts the users whose PartnerID is partnerID.
+func (s *Store) CountPartnerUsers(ctx context.Context, partnerID string) (int, error) {
+	n := 0
+	err := s.view(ctx, func() error {
+		n = s.countPartnerUsers(partnerID)
 		return nil
 	})
 	return n, err
@@ -132,13 +143,22 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 // SignIn applies w atomically. Every check, Provision included, runs before
 // the first mutation, so any error leaves the store exactly as it was.
 //
-// SignInWrite carries no clock, so the replay marker is judged against the
-// session's CreatedAt, which app sets from its injected clock.
+// The replay marker is judged against w.Now (the wall clock only when that is
+// zero). The session's partner is checked under the same lock that
+// UpdatePartner takes, so a sign-in racing a deactivation either lands first
+// (and its session is revoked with the others) or is refused.
 func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User, error) {
+	now := w.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	var out storage.User
 	err := s.update(ctx, func() error {
+		if p, ok := s.partners[orgKey{w.Session.OrgID, w.Session.PartnerID}]; !ok || !p.Active {
+			return fmt.Errorf("sign-in: partner %q: %w", w.Session.PartnerID, storage.ErrPartnerInactive)
+		}
 		if w.Replay != nil {
-			if exp, ok := s.replays[w.Replay.Key]; ok && live(exp, w.Session.CreatedAt) {
+			if exp, ok := s.replays[w.Replay.Key]; ok && live(exp, now) {
 				return fmt.Errorf("sign-in: %w", storage.ErrReplay)
 			}
 		}
@@ -157,12 +177,15 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 		if _, ok := s.sessions[w.Session.ID]; ok {
 			return fmt.Errorf("session: %w", storage.ErrExists)
 		}
+		// A key deleted since it verified the token is skipped: the
+		// verification already happened and the record is gone. An older
+		// touch never moves LastUsedAt back.
 		var key orgKey
+		touch := false
 		if w.TouchKey != nil {
 			key = orgKey{w.TouchKey.OrgID, w.TouchKey.Kid}
-			if _, ok := s.keys[key]; !ok {
-				return fmt.Errorf("key %q: %w", w.TouchKey.Kid, storage.ErrNotFound)
-			}
+			k, ok := s.keys[key]
+			touch = ok && w.TouchKey.At.After(k.LastUsedAt)
 		}
 		var event storage.AuditEvent
 		if w.Audit != nil {
@@ -179,7 +202,7 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 		session := w.Session
 		session.UserID = u.ID
 		s.sessions[session.ID] = session
-		if w.TouchKey != nil {
+		if touch {
 			k := s.keys[key]
 			k.LastUsedAt = w.TouchKey.At
 			s.keys[key] = k
@@ -212,7 +235,11 @@ func (s *Store) checkProvisioned(email string, existing *storage.User, u storage
 }
 
 // countPartnerUsers is handed to Provision; the caller already holds the lock.
+// No user is counted for the empty partner id, as in bolt's index.
 func (s *Store) countPartnerUsers(partnerID string) int {
+	if partnerID == "" {
+		return 0
+	}
 	n := 0
 	for _, u := range s.users {
 		if u.PartnerID == partnerID {

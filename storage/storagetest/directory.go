@@ -450,15 +450,22 @@ func testPartnerDeactivation(t *testing.T, s storage.Store) {
 			t.Errorf("CountActiveSessions = %d, %v; want 1", n, err)
 		}
 	})
-	t.Run("false to false keeps sessions", func(t *testing.T) {
-		// The store does not enforce Active; app does. A session written while
-		// inactive only goes on the next true→false transition.
-		signInBy("a3@example.com", "s-a3", "p-a")
-		setActive(t, false, "Partner A again")
-		sessionPresent(t, s, "s-a3")
+	t.Run("sign-in while inactive is refused", func(t *testing.T) {
+		w := fx.write("a3@example.com", "s-a3", t0)
+		_, err := s.SignIn(ctx, w)
+		wantErr(t, "SignIn by an inactive partner", err, storage.ErrPartnerInactive)
+		sessionGone(t, s, "s-a3")
+		_, err = s.GetUserByEmail(ctx, "a3@example.com")
+		wantErr(t, "user of the refused sign-in", err, storage.ErrNotFound)
 	})
-	t.Run("false to true keeps sessions", func(t *testing.T) {
+	t.Run("false to false keeps sessions", func(t *testing.T) {
+		setActive(t, false, "Partner A again")
+		sessionPresent(t, s, "s-b1")
+	})
+	t.Run("false to true allows sign-ins again", func(t *testing.T) {
 		setActive(t, true, "Partner A again")
+		sessionPresent(t, s, "s-b1")
+		signInBy("a3@example.com", "s-a3", "p-a")
 		sessionPresent(t, s, "s-a3")
 	})
 }

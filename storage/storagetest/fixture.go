@@ -62,6 +62,7 @@ func (fx *fixture) user(email, partnerID string, at time.Time) storage.User {
 // and otherwise only moves LastSignInAt, without replay, key touch or audit.
 func (fx *fixture) write(email, sessionID string, at time.Time) storage.SignInWrite {
 	return storage.SignInWrite{
+		Now:   at,
 		Email: email,
 		Provision: func(existing *storage.User, _ func(string) int) (storage.User, error) {
 			if existing != nil {

@@ -16,9 +16,9 @@ import (
 // clock.
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-// farFuture is used for replay markers written through SignIn: SignInWrite
-// carries no "now", so a backend may judge expiry by any clock it likes, and
-// only an expiry far from every plausible clock keeps the assertion neutral.
+// farFuture is the expiry of replay markers written through SignIn where the
+// test is not about expiry: it is live at every clock the suite uses
+// (SignInWrite.Now judges expiry; see testSignInReplayNow for that rule).
 var farFuture = time.Date(2126, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // errBoom is what update closures and provision functions fail with, to check
@@ -52,6 +52,12 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"SignInProvisionError", testSignInProvisionError},
 		{"SignInPartnerUsers", testSignInPartnerUsers},
 		{"SignInConcurrent", testSignInConcurrent},
+		{"SignInPartnerInactive", testSignInPartnerInactive},
+		{"SignInDeactivationRace", testSignInDeactivationRace},
+		{"SignInReplayNow", testSignInReplayNow},
+		{"SignInDeletedKey", testSignInDeletedKey},
+		{"CountPartnerUsers", testCountPartnerUsers},
+		{"InvalidCursor", testInvalidCursor},
 		{"Replays", testReplays},
 		{"Sessions", testSessions},
 		{"LoginTokens", testLoginTokens},
