@@ -1,0 +1,93 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"gatehouse/storage"
+)
+
+// KeyInput uploads a partner's public key.
+type KeyInput struct {
+	PEM   string `json:"pem"`
+	Label string `json:"label,omitempty"`
+	Kid   string `json:"kid,omitempty"`
+}
+
+// AddKey stores a partner's RSA public key; kid defaults to its RFC 7638 thumbprint.
+func (s *Service) AddKey(ctx context.Context, actor Actor, orgID, partnerID string, in KeyInput) (KeyView, error) {
+	if err := s.permit(ctx, actor, orgID, adminAccess); err != nil {
+		return KeyView{}, err
+	}
+	if _, err := s.store.GetPartner(ctx, orgID, partnerID); err != nil {
+		return KeyView{}, storeErr(err, "partner")
+	}
+	if strings.TrimSpace(in.PEM) == "" {
+		return KeyView{}, validation("pem", "is required")
+	}
+	if len(in.PEM) > 16384 {
+		return KeyView{}, validation("pem", "too large for a public key")
+	}
+	pk, err := ParsePublicKeyPEM(in.PEM)
+	if err != nil {
+		return KeyView{}, validation("pem", "%s", err.Error())
+	}
+	label, err := cleanName("label", in.Label, false)
+	if err != nil {
+		return KeyView{}, err
+	}
+	kid := in.Kid
+	if kid == "" {
+		kid = pk.Thumbprint
+	} else if len(kid) > 128 || hasControlOrSpace(kid) {
+		return KeyView{}, validation("kid", "must be 1–128 printable characters without spaces")
+	}
+	k := storage.Key{Kid: kid, OrgID: orgID, PartnerID: partnerID, Fingerprint: pk.Fingerprint, Bits: pk.Bits,
+		Label: label, DER: pk.DER, CreatedAt: s.now().UTC()}
+	if err := s.store.CreateKey(ctx, k); err != nil {
+		if errors.Is(err, storage.ErrExists) {
+			return KeyView{}, Errorf(CodeConflict, "a key with kid %s already exists in this organization", kid)
+		}
+		return KeyView{}, storeErr(err, "partner")
+	}
+	s.keys.invalidate(orgID)
+	s.auditAdmin(ctx, actor, "key.add", orgID, kid, map[string]any{"partner_id": partnerID, "fingerprint": pk.Fingerprint, "bits": pk.Bits})
+	return keyView(k), nil
+}
+
+// ListKeys lists a partner's keys.
+func (s *Service) ListKeys(ctx context.Context, actor Actor, orgID, partnerID string) ([]KeyView, error) {
+	if err := s.permit(ctx, actor, orgID, readAccess); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetPartner(ctx, orgID, partnerID); err != nil {
+		return nil, storeErr(err, "partner")
+	}
+	ks, err := s.store.ListKeys(ctx, orgID, partnerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyView, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, keyView(k))
+	}
+	return out, nil
+}
+
+// DeleteKey removes a partner key; tokens signed with it stop verifying at once.
+func (s *Service) DeleteKey(ctx context.Context, actor Actor, orgID, partnerID, kid string) error {
+	if err := s.permit(ctx, actor, orgID, adminAccess); err != nil {
+		return err
+	}
+	k, err := s.store.GetKey(ctx, orgID, kid)
+	if err != nil || k.PartnerID != partnerID {
+		return notFound("key")
+	}
+	if err := s.store.DeleteKey(ctx, orgID, kid); err != nil {
+		return storeErr(err, "key")
+	}
+	s.keys.invalidate(orgID)
+	s.auditAdmin(ctx, actor, "key.delete", orgID, kid, map[string]any{"partner_id": partnerID, "fingerprint": k.Fingerprint})
+	return nil
+}

@@ -1,0 +1,133 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigEqualsDefaults(t *testing.T) {
+	got, err := LoadConfig(filepath.Join("..", "config.toml.example"), nil)
+	if err != nil {
+		t.Fatalf("config.toml.example: %v", err)
+	}
+	if want := Defaults(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("config.toml.example drifted from Defaults():\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestNoConfigIsDefaults(t *testing.T) {
+	got, err := LoadConfig("", []string{"PATH=/bin", "GATEHOUSE_CONFIG=/nonexistent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, Defaults()) {
+		t.Fatalf("empty config is not the defaults: %+v", got)
+	}
+}
+
+func writeTOML(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigLayers(t *testing.T) {
+	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8" // bytes 0..31, unpadded
+	p := writeTOML(t, `
+[server]
+listen = "0.0.0.0:9000"
+trusted_proxies = ["10.0.0.0/8"]
+[sso]
+clock_skew = "30s"
+[crypto]
+encryption_keys = { 1 = "`+key+`=", 2 = "`+key+`" }
+`)
+	cfg, err := LoadConfig(p, []string{
+		"GATEHOUSE_SSO__CLOCK_SKEW=45s",
+		"GATEHOUSE_SERVER__TRUSTED_PROXIES=192.0.2.0/24, 2001:db8::/32",
+		"GATEHOUSE_RATELIMIT__SIGNIN_PER_IP=0",
+		"GATEHOUSE_SSO__REQUIRE_JTI=true",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "0.0.0.0:9000" {
+		t.Errorf("file value lost: %q", cfg.Server.Listen)
+	}
+	if cfg.SSO.ClockSkew != 45*time.Second {
+		t.Errorf("environment must override the file: %v", cfg.SSO.ClockSkew)
+	}
+	if !reflect.DeepEqual(cfg.Server.TrustedProxies, []string{"192.0.2.0/24", "2001:db8::/32"}) {
+		t.Errorf("list from environment: %v", cfg.Server.TrustedProxies)
+	}
+	if cfg.RateLimit.SigninPerIP != 0 || !cfg.SSO.RequireJTI {
+		t.Errorf("ints/bools from environment: %+v %+v", cfg.RateLimit, cfg.SSO)
+	}
+	if len(cfg.Crypto.EncryptionKeys) != 2 || len(cfg.Crypto.EncryptionKeys[2]) != 32 {
+		t.Errorf("encryption keys: %d", len(cfg.Crypto.EncryptionKeys))
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	cases := []struct {
+		name, file string
+		env        []string
+		wantKey    string
+	}{
+		{"unknown key in file", "[server]\nlisten_addr = \"x\"\n", nil, "server.listen_addr"},
+		{"unknown section", "[nope]\na = 1\n", nil, "nope.a"},
+		{"unknown env key", "", []string{"GATEHOUSE_SSO__CLOCKSKEW=1s"}, "sso.clockskew"},
+		{"bad duration", "[sso]\nclock_skew = \"soon\"\n", nil, "sso.clock_skew"},
+		{"duration as number", "[session]\nttl = 5\n", nil, "session.ttl"},
+		{"bad int", "[server]\nmax_body_bytes = \"big\"\n", nil, "server.max_body_bytes"},
+		{"bad bool env", "", []string{"GATEHOUSE_SSO__REQUIRE_JTI=maybe"}, "sso.require_jti"},
+		{"bad proxy", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", nil, "server.trusted_proxies"},
+		{"bad listen", "[server]\nlisten = \"nope\"\n", nil, "server.listen"},
+		{"bad public url", "[server]\npublic_url = \"ftp://x\"\n", nil, "server.public_url"},
+		{"tls half set", "[server]\ntls_cert = \"a.pem\"\n", nil, "server.tls_cert"},
+		{"bad secure", "[session]\nsecure = \"yes\"\n", nil, "session.secure"},
+		{"bad level", "[log]\nlevel = \"loud\"\n", nil, "log.level"},
+		{"short encryption key", "[crypto]\nencryption_keys = { 1 = \"c2hvcnQ\" }\n", nil, "crypto.encryption_keys.1"},
+		{"non-base64 encryption key", "[crypto]\nencryption_keys = { 1 = \"!!!\" }\n", nil, "crypto.encryption_keys.1"},
+		{"bad key version", "[crypto]\nencryption_keys = { v1 = \"x\" }\n", nil, "crypto.encryption_keys.v1"},
+		{"negative rate", "[ratelimit]\nsignin_per_ip = -1\n", nil, "ratelimit.signin_per_ip"},
+		{"zero ttl", "[session]\nttl = \"0s\"\n", nil, "session.ttl"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.file != "" {
+				path = writeTOML(t, tc.file)
+			}
+			_, err := LoadConfig(path, tc.env)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			if !strings.Contains(msg, tc.wantKey) {
+				t.Errorf("error %q does not name %s", msg, tc.wantKey)
+			}
+		})
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.toml"), nil); err == nil {
+		t.Error("a missing --config file must be an error")
+	}
+	p := writeTOML(t, "[server\nlisten=")
+	_, err := LoadConfig(p, nil)
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Errorf("malformed TOML: %v", err)
+	}
+}

@@ -1,0 +1,240 @@
+package app
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// jwtParts is a compact JWS split and decoded, before any signature check.
+type jwtParts struct {
+	header  map[string]json.RawMessage
+	payload map[string]json.RawMessage
+	kid     string
+	hasKid  bool
+}
+
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// parseCompactJWS runs SPEC §4.1 steps 2 (shape) and 3 (header).
+func parseCompactJWS(token string) (*jwtParts, *Error) {
+	if strings.Count(token, ".") != 2 {
+		if strings.HasPrefix(strings.TrimSpace(token), "{") {
+			return nil, invalidToken("JSON serialisation is not accepted.")
+		}
+		return nil, invalidToken("A token has three parts.")
+	}
+	h, p, sig, _ := cut3(token)
+	hb, err1 := strictB64.DecodeString(h)
+	pb, err2 := strictB64.DecodeString(p)
+	sb, err3 := strictB64.DecodeString(sig)
+	if err1 != nil || err2 != nil || err3 != nil || len(hb) == 0 || len(pb) == 0 || len(sb) == 0 {
+		return nil, invalidToken("Malformed base64url.")
+	}
+	header, err := decodeStrictObject(hb)
+	if err != nil {
+		return nil, invalidToken("Malformed header: " + err.Error() + ".")
+	}
+	payload, err := decodeStrictObject(pb)
+	if err != nil {
+		return nil, invalidToken("Malformed payload: " + err.Error() + ".")
+	}
+	var alg string
+	if raw, ok := header["alg"]; !ok || json.Unmarshal(raw, &alg) != nil || alg != "RS256" {
+		return nil, invalidToken("Only RS256 is accepted.")
+	}
+	if _, ok := header["enc"]; ok {
+		return nil, invalidToken("Encrypted tokens are not accepted.")
+	}
+	if _, ok := header["crit"]; ok {
+		return nil, invalidToken("The crit header is not supported.")
+	}
+	parts := &jwtParts{header: header, payload: payload}
+	if raw, ok := header["kid"]; ok {
+		if json.Unmarshal(raw, &parts.kid) != nil || parts.kid == "" || len(parts.kid) > 256 {
+			return nil, invalidToken("Malformed kid.")
+		}
+		parts.hasKid = true
+	}
+	return parts, nil
+}
+
+func cut3(s string) (a, b, c string, ok bool) {
+	a, rest, ok1 := strings.Cut(s, ".")
+	b, c, ok2 := strings.Cut(rest, ".")
+	return a, b, c, ok1 && ok2
+}
+
+// unverifiedOrgID reads organizationId for key choice only (step 4).
+func unverifiedOrgID(payload map[string]json.RawMessage) (string, *Error) {
+	return requiredIDClaim(payload, "organizationId")
+}
+
+// tokenClaims are the validated claims of step 6.
+type tokenClaims struct {
+	OrgID, TenantID, Role, Email, Name, JTI string
+	Exp                                     int64
+	Iat, Nbf                                int64
+	HasIat, HasNbf                          bool
+}
+
+// parseClaims runs SPEC §4.1 step 6 on a verified payload.
+func parseClaims(p map[string]json.RawMessage) (tokenClaims, *Error) {
+	var c tokenClaims
+	var e *Error
+	if c.OrgID, e = requiredIDClaim(p, "organizationId"); e != nil {
+		return c, e
+	}
+	if c.TenantID, e = requiredIDClaim(p, "tenantId"); e != nil {
+		return c, e
+	}
+	role, present, e := stringClaim(p, "role")
+	if e != nil {
+		return c, e
+	}
+	if !present {
+		return c, invalidPayload("role is required")
+	}
+	if !ValidRole(role) {
+		return c, invalidPayload("role must be admin or readOnly")
+	}
+	c.Role = role
+	rawEmail, present, e := stringClaim(p, "email")
+	if e != nil {
+		return c, e
+	}
+	if !present {
+		return c, invalidPayload("email is required")
+	}
+	email, ok := NormalizeEmail(rawEmail)
+	if !ok {
+		return c, invalidPayload("email is not a valid email address")
+	}
+	c.Email = email
+	exp, present, e := timeClaim(p, "exp")
+	if e != nil {
+		return c, e
+	}
+	if !present {
+		return c, invalidPayload("exp is required")
+	}
+	c.Exp = exp
+	name, present, e := stringClaim(p, "name")
+	if e != nil {
+		return c, e
+	}
+	if present {
+		if utf8.RuneCountInString(name) > 200 || hasControl(name) {
+			return c, invalidPayload("name must be at most 200 characters without control characters")
+		}
+		c.Name = strings.TrimSpace(name)
+	}
+	if c.Iat, c.HasIat, e = timeClaim(p, "iat"); e != nil {
+		return c, e
+	}
+	if c.Nbf, c.HasNbf, e = timeClaim(p, "nbf"); e != nil {
+		return c, e
+	}
+	jti, present, e := stringClaim(p, "jti")
+	if e != nil {
+		return c, e
+	}
+	if present {
+		if jti == "" || len(jti) > 256 || hasControl(jti) {
+			return c, invalidPayload("jti must be 1–256 characters")
+		}
+		c.JTI = jti
+	}
+	return c, nil
+}
+
+// ValidRole reports whether r is one of the two tenant roles.
+func ValidRole(r string) bool { return r == RoleAdmin || r == RoleReadOnly }
+
+// Roles of users and admin tokens.
+const (
+	RoleAdmin    = "admin"
+	RoleReadOnly = "readOnly"
+)
+
+func stringClaim(p map[string]json.RawMessage, name string) (string, bool, *Error) {
+	raw, ok := p[name]
+	if !ok {
+		return "", false, nil
+	}
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", true, invalidPayload("%s must be a string", name)
+	}
+	return s, true, nil
+}
+
+func requiredIDClaim(p map[string]json.RawMessage, name string) (string, *Error) {
+	s, present, e := stringClaim(p, name)
+	if e != nil {
+		return "", e
+	}
+	if !present {
+		return "", invalidPayload("%s is required", name)
+	}
+	if !ValidID(s) {
+		return "", invalidPayload("%s is malformed", name)
+	}
+	return s, nil
+}
+
+// timeClaim reads a NumericDate: a JSON number of seconds, fraction truncated.
+// Values beyond int64 saturate, so an absurd exp is judged "too far ahead"
+// rather than overflowing into the past.
+func timeClaim(p map[string]json.RawMessage, name string) (int64, bool, *Error) {
+	raw, ok := p[name]
+	if !ok {
+		return 0, false, nil
+	}
+	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		return 0, true, invalidPayload("%s must be a number", name)
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil && !strings.Contains(err.Error(), "range") {
+		return 0, true, invalidPayload("%s must be a number", name)
+	}
+	if f < 0 || math.Signbit(f) && f != 0 {
+		return 0, true, invalidPayload("%s must not be negative", name)
+	}
+	if f >= math.MaxInt64/2 || math.IsInf(f, 1) {
+		return math.MaxInt64 / 2, true, nil
+	}
+	return int64(math.Trunc(f)), true, nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTimes runs SPEC §4.1 step 7 (without require_jti).
+func checkTimes(c tokenClaims, now time.Time, skew, maxLifetime time.Duration) *Error {
+	nowS := now.Unix()
+	skewS := int64(skew / time.Second)
+	if c.Exp <= nowS-skewS {
+		return &Error{Code: CodeExpiredToken, Message: msgExpiredToken}
+	}
+	if c.Exp > nowS+int64(maxLifetime/time.Second) {
+		return invalidToken("exp is further ahead than the maximum token lifetime.")
+	}
+	if c.HasNbf && c.Nbf > nowS+skewS {
+		return invalidToken("nbf is in the future.")
+	}
+	if c.HasIat && c.Iat > nowS+skewS {
+		return invalidToken("iat is in the future.")
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gatehouse/storage"
+)
+
+// Observer receives measurements (Prometheus in web); every method must be
+// cheap and safe for concurrent use. A nil Observer records nothing.
+type Observer interface {
+	SignIn(method, outcome, code string, took time.Duration)
+	KeyUsed(orgID, kid string, at time.Time)
+}
+
+// PartnerLimiter throttles sign-ins per partner (both paths together).
+type PartnerLimiter interface {
+	// AllowPartner reports whether the partner may sign in one more user now,
+	// and if not, how long to wait.
+	AllowPartner(partnerID string) (bool, time.Duration)
+}
+
+// Options are a Service's dependencies; Store and Config are required.
+type Options struct {
+	Store    storage.Store
+	Config   Config
+	KeyRing  *KeyRing // required for partner secrets (HMAC)
+	Now      func() time.Time
+	Random   io.Reader
+	Logger   *slog.Logger
+	Observer Observer
+	Limiter  PartnerLimiter
+	// Version is reported by health endpoints.
+	Version string
+}
+
+// Service is the one implementation of every Gatehouse operation: the public
+// sign-in and session flows and the administration that the HTTP API, the
+// console and the CLI all call.
+type Service struct {
+	store    storage.Store
+	cfg      Config
+	ring     *KeyRing
+	now      func() time.Time
+	rand     io.Reader
+	log      *slog.Logger
+	observer Observer
+	limiter  PartnerLimiter
+	version  string
+
+	keys      keyCache
+	keyTouch  sync.Map // orgID/kid → time.Time of the last recorded use
+	startedAt time.Time
+}
+
+// New builds a Service.
+func New(o Options) (*Service, error) {
+	if o.Store == nil {
+		return nil, errors.New("app: a store is required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Random == nil {
+		o.Random = defaultRandom
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Service{
+		store: o.Store, cfg: o.Config, ring: o.KeyRing, now: o.Now, rand: o.Random,
+		log: o.Logger, observer: o.Observer, limiter: o.Limiter, version: o.Version,
+	}
+	s.startedAt = s.now()
+	return s, nil
+}
+
+// Config returns the configuration the service runs with.
+func (s *Service) Config() Config { return s.cfg }
+
+// Store exposes the store to the composition root (backups, sweeps).
+func (s *Service) Store() storage.Store { return s.store }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// keyCache holds each organization's parsed RSA keys; parsing DER on every
+// sign-in would cost more than the lookup. Only this process writes the
+// database, so invalidating on key changes keeps it exact. gen guards
+// against a reader storing a list loaded before an invalidation.
+type keyCache struct {
+	mu   sync.RWMutex
+	orgs map[string][]verifierKey
+	gen  atomic.Uint64
+}
+
+// verifierKey is one usable key.
+type verifierKey struct {
+	kid       string
+	partnerID string
+	pub       any
+}
+
+func (c *keyCache) get(orgID string) ([]verifierKey, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	k, ok := c.orgs[orgID]
+	return k, ok
+}
+
+func (c *keyCache) put(orgID string, gen uint64, keys []verifierKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen {
+		return
+	}
+	if c.orgs == nil {
+		c.orgs = map[string][]verifierKey{}
+	}
+	c.orgs[orgID] = keys
+}
+
+func (c *keyCache) invalidate(orgID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	delete(c.orgs, orgID)
+}
+
+// orgKeys returns the organization's keys; storage.ErrNotFound when the
+// organization does not exist.
+func (s *Service) orgKeys(ctx context.Context, orgID string) ([]verifierKey, error) {
+	if keys, ok := s.keys.get(orgID); ok {
+		return keys, nil
+	}
+	gen := s.keys.gen.Load()
+	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
+		return nil, err
+	}
+	stored, err := s.store.ListKeys(ctx, orgID, "")
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]verifierKey, 0, len(stored))
+	for _, k := range stored {
+		pub, err := publicKeyFromDER(k.DER)
+		if err != nil {
+			s.log.Error("stored partner key does not parse; skipping it", "org", orgID, "kid", k.Kid, "err", err)
+			continue
+		}
+		keys = append(keys, verifierKey{kid: k.Kid, partnerID: k.PartnerID, pub: pub})
+	}
+	s.keys.put(orgID, gen, keys)
+	return keys, nil
+}
+
+// Ready reports whether the database answers and the key ring works.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	if s.ring != nil {
+		if err := s.ring.SelfTest(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Version is the build version.
+func (s *Service) Version() string { return s.version }
+
+func (s *Service) observeSignIn(method string, err error, started time.Time) {
+	if s.observer == nil {
+		return
+	}
+	outcome, code := "success", ""
+	if err != nil {
+		outcome, code = "failure", ErrorCode(err)
+	}
+	s.observer.SignIn(method, outcome, code, s.now().Sub(started))
+}

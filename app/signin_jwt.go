@@ -1,0 +1,160 @@
+package app
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"gatehouse/storage"
+)
+
+// JWTSignIn is a browser's POST /sso/jwt.
+type JWTSignIn struct {
+	Token     string
+	ReturnTo  string
+	Origin    string
+	ClientIP  string
+	RequestID string
+}
+
+// SignInJWT runs SPEC §4.1 in order; the first failing step decides the answer.
+func (s *Service) SignInJWT(ctx context.Context, req JWTSignIn) (res SignInResult, err error) {
+	started := s.now()
+	a := &Assertion{Method: MethodJWT, ReturnTo: req.ReturnTo, Origin: req.Origin, ClientIP: req.ClientIP, RequestID: req.RequestID}
+	defer func() {
+		err = asContractError(MethodJWT, err)
+		if err != nil {
+			s.recordFailure(ctx, a, err)
+		}
+		s.observeSignIn(MethodJWT, err, started)
+	}()
+	if req.Token == "" {
+		return res, invalidPayload("token is required")
+	}
+	if err := s.verifyJWT(ctx, req.Token, a); err != nil {
+		return res, err
+	}
+	tenant, err := s.authorize(ctx, a)
+	if err != nil {
+		return res, err
+	}
+	if err := s.allowPartner(a.Partner.ID, MethodJWT); err != nil {
+		return res, err
+	}
+	return s.complete(ctx, a, tenant)
+}
+
+// verifyJWT runs steps 2–8 and fills the assertion. It is shared by the
+// sign-in and the token check, so both judge a token identically.
+func (s *Service) verifyJWT(ctx context.Context, token string, a *Assertion) error {
+	parts, e := parseCompactJWS(token)
+	if e != nil {
+		return e
+	}
+	orgID, e := unverifiedOrgID(parts.payload)
+	if e != nil {
+		return e
+	}
+	keys, err := s.orgKeys(ctx, orgID)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && len(keys) == 0 {
+		return &Error{Code: CodeInvalidKeyOrTenant, Message: msgInvalidKeyOrTenant}
+	}
+	if err != nil {
+		return err
+	}
+	key, payload, e := verifySignature(token, parts, keys)
+	if e != nil {
+		return e
+	}
+	// Only now is anything in the token trusted.
+	payloadObj, err := decodeStrictObject(payload)
+	if err != nil {
+		return invalidToken("")
+	}
+	claims, e := parseClaims(payloadObj)
+	if e != nil {
+		return e
+	}
+	a.OrgID, a.TenantID, a.Email, a.Name, a.Role = claims.OrgID, claims.TenantID, claims.Email, claims.Name, claims.Role
+	a.Credential = key.kid
+	partner, err := s.store.GetPartner(ctx, orgID, key.partnerID)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) { // key outlived its partner: treat as no key
+			return invalidToken("")
+		}
+		return err
+	}
+	a.Partner = partner
+	now := s.now()
+	if e := checkTimes(claims, now, s.cfg.SSO.ClockSkew, s.cfg.SSO.MaxTokenLifetime); e != nil {
+		return e
+	}
+	if claims.JTI == "" && s.cfg.SSO.RequireJTI {
+		return invalidPayload("jti is required")
+	}
+	if claims.JTI != "" {
+		a.Replay = &storage.Replay{
+			Key:       "jti/" + orgID + "/" + claims.JTI,
+			ExpiresAt: time.Unix(claims.Exp, 0).Add(s.cfg.SSO.ClockSkew),
+		}
+		seen, err := s.store.ReplaySeen(ctx, a.Replay.Key, now)
+		if err != nil {
+			return err
+		}
+		if seen {
+			return replayError(MethodJWT)
+		}
+	}
+	return nil
+}
+
+// verifySignature runs step 5: the kid's key, or every key of the organization.
+func verifySignature(token string, parts *jwtParts, keys []verifierKey) (verifierKey, []byte, *Error) {
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil || len(jws.Signatures) != 1 {
+		return verifierKey{}, nil, invalidToken("")
+	}
+	for _, k := range keys {
+		if parts.hasKid && k.kid != parts.kid {
+			continue
+		}
+		pub, ok := k.pub.(*rsa.PublicKey)
+		if !ok {
+			continue
+		}
+		if payload, err := jws.Verify(pub); err == nil {
+			return k, payload, nil
+		}
+		if parts.hasKid {
+			break
+		}
+	}
+	if parts.hasKid {
+		for _, k := range keys {
+			if k.kid == parts.kid {
+				return verifierKey{}, nil, invalidToken("The signature does not verify.")
+			}
+		}
+		return verifierKey{}, nil, invalidToken("No key with this kid.")
+	}
+	return verifierKey{}, nil, invalidToken("The signature does not verify.")
+}
+
+func (s *Service) allowPartner(partnerID, method string) error {
+	if s.limiter == nil {
+		return nil
+	}
+	ok, wait := s.limiter.AllowPartner(partnerID)
+	if ok {
+		return nil
+	}
+	code := CodeRateLimited
+	if method == MethodHMAC {
+		code = CodeHMACRateLimited
+	}
+	secs := int(wait/time.Second) + 1
+	return &Error{Code: code, Message: "too many sign-ins for this partner; retry later", RetryAfter: secs}
+}

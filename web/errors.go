@@ -1,0 +1,95 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/app"
+)
+
+// statusFor is the one mapping from contract codes to HTTP statuses.
+func statusFor(code string) int {
+	switch code {
+	case app.CodeInvalidToken, app.CodeExpiredToken, app.CodeInvalidPartnerSignature, app.CodeSignatureExpired,
+		app.CodeReplayedRequest, app.CodeInvalidLoginToken, app.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case app.CodeInvalidPayload, app.CodeValidation:
+		return http.StatusBadRequest
+	case app.CodeInvalidKeyOrTenant, app.CodeAccessDenied, app.CodePartnerInactive, app.CodeSourceIPNotAllowed,
+		app.CodeTenantNotAllowed, app.CodeProvisioningDisabled, app.CodeEmailDomainNotAllowed, app.CodeRoleNotAllowed,
+		app.CodeUserNotProvisioned, app.CodeMaxUsersExceeded, app.CodeForbidden:
+		return http.StatusForbidden
+	case app.CodeUserConflict, app.CodePartnerAlreadyExists, app.CodeConflict:
+		return http.StatusConflict
+	case app.CodeRateLimited, app.CodeHMACRateLimited:
+		return http.StatusTooManyRequests
+	case app.CodeMethodNotAllowed, app.CodeAdminMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case app.CodeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case app.CodePayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case app.CodeNotFound:
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the error shape of every JSON error (SPEC §4.2, §5).
+type errorBody struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id"`
+}
+
+// abortError answers err as JSON. Unexpected errors are logged with the
+// request id and answered with a generic internal_error.
+func (s *Server) abortError(c *gin.Context, err error) {
+	e := app.AsError(err)
+	if e.Code == app.CodeInternal {
+		s.log.Error("internal error", "request_id", requestID(c), "err", err)
+	}
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	c.AbortWithStatusJSON(statusFor(e.Code), errorBody{Code: e.Code, Message: e.Message, RequestID: requestID(c)})
+}
+
+// abortSignInError answers a sign-in error as an HTML page when a person's
+// browser asked, else as JSON.
+func (s *Server) abortSignInError(c *gin.Context, err error) {
+	if !prefersHTML(c.GetHeader("Accept")) {
+		s.abortError(c, err)
+		return
+	}
+	e := app.AsError(err)
+	if e.Code == app.CodeInternal {
+		s.log.Error("internal error", "request_id", requestID(c), "err", err)
+	}
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	s.renderPage(c, statusFor(e.Code), "error", errorPage{
+		Code: e.Code, Message: e.Message, RequestID: requestID(c), Advice: adviceFor(e.Code), Base: s.publicBase,
+	})
+	c.Abort()
+}
+
+// adviceFor tells a person what to do next.
+func adviceFor(code string) string {
+	switch code {
+	case app.CodeExpiredToken:
+		return "Your sign-in link has expired. Go back to your partner portal and open the dashboard again."
+	case app.CodeInvalidToken, app.CodeInvalidLoginToken:
+		return "This sign-in link is not valid or was already used. Go back to your partner portal and try again."
+	case app.CodeAccessDenied, app.CodeInvalidKeyOrTenant:
+		return "Your portal is not allowed to sign you in here. Contact your service provider's support and quote the request ID below."
+	case app.CodeInvalidPayload:
+		return "Your portal sent incomplete or conflicting details. Contact your service provider's support and quote the request ID below."
+	case app.CodeRateLimited:
+		return "Too many attempts. Wait a minute, then try again from your partner portal."
+	}
+	return "Go back to your partner portal and try again. If it keeps failing, contact support with the request ID below."
+}

@@ -1,0 +1,247 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/app"
+)
+
+// limitBody caps request bodies at server.max_body_bytes.
+func (s *Server) limitBody() gin.HandlerFunc {
+	limit := int64(s.cfg.Server.MaxBodyBytes)
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > limit {
+			s.abortPublic(c, &app.Error{Code: app.CodePayloadTooLarge, Message: "request body too large"})
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		c.Next()
+	}
+}
+
+// limitIP throttles sign-in attempts per client address (ratelimit.signin_per_ip).
+func (s *Server) limitIP(code string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if ok, wait := s.ipLimiter.Allow(c.ClientIP()); !ok {
+			secs := int(wait.Seconds()) + 1
+			s.abortPublic(c, &app.Error{Code: code, Message: "too many sign-in attempts from this address; retry later", RetryAfter: secs})
+			return
+		}
+		c.Next()
+	}
+}
+
+// abortPublic answers with the HMAC/JWT family's error format.
+func (s *Server) abortPublic(c *gin.Context, err error) {
+	if len(c.Request.URL.Path) >= 8 && c.Request.URL.Path[:8] == "/sso/jwt" {
+		s.abortSignInError(c, err)
+		return
+	}
+	s.abortError(c, err)
+}
+
+// readBody reads the (already limited) body; too large is 413.
+func (s *Server) readBody(c *gin.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, &app.Error{Code: app.CodePayloadTooLarge, Message: "request body too large"}
+	}
+	if err != nil {
+		return nil, &app.Error{Code: app.CodeInvalidPayload, Message: "could not read the request body"}
+	}
+	return b, nil
+}
+
+// readForm parses an application/x-www-form-urlencoded body.
+func (s *Server) readForm(c *gin.Context) (url.Values, error) {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, &app.Error{Code: app.CodeUnsupportedMediaType, Message: "send the token as application/x-www-form-urlencoded"}
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &app.Error{Code: app.CodeInvalidPayload, Message: "the form body is malformed"}
+	}
+	return form, nil
+}
+
+func (s *Server) signInJWT(c *gin.Context) {
+	form, err := s.readForm(c)
+	if err != nil {
+		s.abortSignInError(c, err)
+		return
+	}
+	if len(form["token"]) > 1 || len(form["return_to"]) > 1 {
+		s.abortSignInError(c, &app.Error{Code: app.CodeInvalidPayload, Message: "token and return_to may each be given once"})
+		return
+	}
+	res, err := s.svc.SignInJWT(c, app.JWTSignIn{
+		Token: form.Get("token"), ReturnTo: form.Get("return_to"), Origin: c.GetHeader("Origin"),
+		ClientIP: c.ClientIP(), RequestID: requestID(c),
+	})
+	if err != nil {
+		s.abortSignInError(c, err)
+		return
+	}
+	s.finishSignIn(c, res)
+}
+
+// finishSignIn sets a fresh session cookie and redirects (SPEC §4.1 step 13).
+func (s *Server) finishSignIn(c *gin.Context, res app.SignInResult) {
+	http.SetCookie(c.Writer, s.cookie.session(res.SessionToken, res.ExpiresAt))
+	c.Redirect(http.StatusFound, res.Location)
+}
+
+func (s *Server) hmacToken(c *gin.Context) {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt != "" && mt != "application/json" {
+		s.abortError(c, &app.Error{Code: app.CodeValidation, Message: "Content-Type must be application/json"})
+		return
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		s.abortError(c, err)
+		return
+	}
+	resp, err := s.svc.IssueHMACLoginToken(c, app.HMACTokenRequest{
+		ConsumerKey: c.GetHeader("X-Consumer-Key"), Timestamp: c.GetHeader("X-Timestamp"), Signature: c.GetHeader("X-Signature"),
+		Body: body, ClientIP: c.ClientIP(), RequestID: requestID(c),
+	})
+	if err != nil {
+		s.abortError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) hmacLogin(c *gin.Context) {
+	token := c.Query("token")
+	if c.Request.Method == http.MethodPost && token == "" {
+		form, err := s.readForm(c)
+		if err != nil {
+			s.abortError(c, err)
+			return
+		}
+		token = form.Get("token")
+	}
+	res, err := s.svc.CompleteHMACLogin(c, app.HMACLogin{Token: token, Origin: c.GetHeader("Origin"), ClientIP: c.ClientIP(), RequestID: requestID(c)})
+	if err != nil {
+		s.abortError(c, err)
+		return
+	}
+	s.finishSignIn(c, res)
+}
+
+// identity resolves the request's session cookie.
+func (s *Server) identity(c *gin.Context) (app.Identity, error) {
+	token, err := c.Cookie(s.cookie.name)
+	if err != nil || token == "" {
+		return app.Identity{}, app.ErrNoSession
+	}
+	return s.svc.Authenticate(c, token)
+}
+
+// verify is forward-auth: 200 with identity headers, 401 without a session,
+// 403 when the tenant or role asked for does not match.
+func (s *Server) verify(c *gin.Context) {
+	id, err := s.identity(c)
+	if err != nil {
+		s.metrics.countForwardAuth("unauthenticated")
+		if app.ErrorCode(err) == app.CodeInternal {
+			s.abortError(c, err)
+			return
+		}
+		c.AbortWithStatus(http.StatusUnauthorized)
+		return
+	}
+	if t := c.Query("tenant"); t != "" && t != id.User.TenantID {
+		s.metrics.countForwardAuth("forbidden")
+		c.AbortWithStatus(http.StatusForbidden)
+		return
+	}
+	if r := c.Query("role"); r != "" && r != id.User.Role {
+		s.metrics.countForwardAuth("forbidden")
+		c.AbortWithStatus(http.StatusForbidden)
+		return
+	}
+	s.metrics.countForwardAuth("allowed")
+	h := c.Writer.Header()
+	h.Set("X-Gatehouse-User", id.User.ID)
+	h.Set("X-Gatehouse-Email", id.User.Email)
+	h.Set("X-Gatehouse-Name", headerSafe(id.User.Name))
+	h.Set("X-Gatehouse-Org", id.User.OrgID)
+	h.Set("X-Gatehouse-Tenant", id.User.TenantID)
+	h.Set("X-Gatehouse-Role", id.User.Role)
+	c.Status(http.StatusOK)
+}
+
+// headerSafe keeps a display name inside one header line.
+func headerSafe(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x20 && s[i] != 0x7f {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// sessionBody is GET /session.
+type sessionBody struct {
+	User      app.UserView `json:"user"`
+	ExpiresAt string       `json:"expires_at"`
+}
+
+func (s *Server) session(c *gin.Context) {
+	id, err := s.identity(c)
+	if err != nil {
+		s.abortError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, sessionBody{User: app.NewUserView(id.User), ExpiresAt: id.Session.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00")})
+}
+
+func (s *Server) logout(c *gin.Context) {
+	if token, err := c.Cookie(s.cookie.name); err == nil && token != "" {
+		if err := s.svc.Logout(c, token); err != nil {
+			s.abortError(c, err)
+			return
+		}
+	}
+	http.SetCookie(c.Writer, s.cookie.clear())
+	c.Redirect(http.StatusSeeOther, s.publicBase+"/")
+}
+
+func (s *Server) home(c *gin.Context) {
+	page := homePage{Base: s.publicBase}
+	if id, err := s.identity(c); err == nil {
+		page.SignedIn = true
+		page.User = app.NewUserView(id.User)
+		page.ExpiresAt = id.Session.ExpiresAt.UTC().Format("2006-01-02 15:04 MST")
+	}
+	s.renderPage(c, http.StatusOK, "home", page)
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	if err := s.svc.Ready(c); err != nil {
+		s.log.Error("not ready", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "error"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "database": "ok", "encryption_keys": "ok"})
+}
