@@ -427,7 +427,6 @@ func runRekey(args []string) error {
 	return nil
 }
 
-
 // Placeholders replaced by the console and operations work.
 func runConsole([]string) error { return errors.New("console: not available yet") }
 func runBackup([]string) error  { return errors.New("backup: not available yet") }

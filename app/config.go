@@ -163,7 +163,7 @@ var configKeys = map[string]keyKind{
 	"sso.clock_skew": kindDuration, "sso.max_token_lifetime": kindDuration, "sso.require_jti": kindBool,
 	"sso.hmac_tolerance": kindDuration, "sso.login_token_ttl": kindDuration,
 	"session.ttl": kindDuration, "session.cookie_name": kindString, "session.cookie_domain": kindString,
-	"session.secure":         kindString,
+	"session.secure":          kindString,
 	"ratelimit.signin_per_ip": kindInt, "ratelimit.signin_per_partner": kindInt,
 	"audit.retention": kindDuration,
 	"log.level":       kindString, "log.format": kindString,
