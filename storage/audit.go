@@ -10,8 +10,24 @@ import (
 // HashEvent is the audit chain's link: SHA-256 over the event's canonical JSON
 // with Hash cleared, which covers PrevHash and so every event before it.
 // Backends call it in AppendAudit; `gatehouse audit verify` recomputes it.
+//
+// Details are hashed in their JSON round-trip form (nested structs become
+// maps with sorted keys, numbers float64), which is what a backend that stores
+// JSON hands back, so a hash computed at append time still matches when the
+// stored event is read and verified.
 func HashEvent(e AuditEvent) (string, error) {
 	e.Hash = ""
+	if e.Details != nil {
+		raw, err := json.Marshal(e.Details)
+		if err != nil {
+			return "", fmt.Errorf("hash audit event: %w", err)
+		}
+		var canon map[string]any
+		if err := json.Unmarshal(raw, &canon); err != nil {
+			return "", fmt.Errorf("hash audit event: %w", err)
+		}
+		e.Details = canon
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return "", fmt.Errorf("hash audit event: %w", err)
