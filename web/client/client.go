@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -70,7 +71,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e) == nil && e.Code != "" {
 			return &app.Error{Code: e.Code, Message: e.Message}
 		}
-		return fmt.Errorf("admin API: %s", resp.Status)
+		return &StatusError{Status: resp.StatusCode, Text: resp.Status}
 	}
 	if out == nil {
 		return nil
@@ -81,3 +82,13 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// StatusError is a non-2xx answer that carried no API error body.
+type StatusError struct {
+	Status int
+	Text   string
+}
+
+func (e *StatusError) Error() string { return "admin API: " + e.Text }
+
+func asStatus(err error, target **StatusError) bool { return errors.As(err, target) }
