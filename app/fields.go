@@ -57,7 +57,7 @@ func DecodeJSON(body []byte, into any) error {
 		var syntaxErr *json.SyntaxError
 		switch {
 		case errors.As(err, &typeErr):
-			field := typeErr.Field
+			field := jsonFieldPath(typeErr.Field)
 			if field == "" {
 				return Errorf(CodeValidation, "body must be a JSON object")
 			}
@@ -74,6 +74,16 @@ func DecodeJSON(body []byte, into any) error {
 		return Errorf(CodeValidation, "body must hold one JSON object")
 	}
 	return nil
+}
+
+// jsonFieldPath drops embedded Go struct names ("PartnerPolicies.") that
+// encoding/json puts in front of the member name a client actually sent.
+func jsonFieldPath(path string) string {
+	parts := strings.Split(path, ".")
+	for len(parts) > 1 && parts[0] != "" && parts[0][0] >= 'A' && parts[0][0] <= 'Z' {
+		parts = parts[1:]
+	}
+	return strings.Join(parts, ".")
 }
 
 func jsonKind(goType string) string {
