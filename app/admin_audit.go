@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 
 	"gatehouse/storage"
@@ -60,10 +61,27 @@ func (s *Service) auditAdmin(ctx context.Context, actor Actor, typ, orgID, targe
 		details = map[string]any{}
 	}
 	details["target"] = target
+	details = canonicalDetails(details)
 	e := storage.AuditEvent{
 		ID: id, Time: s.now(), Type: typ, Actor: actor.String(), Outcome: "success", OrgID: orgID, Details: details,
 	}
 	if _, err := s.store.AppendAudit(ctx, e); err != nil {
 		s.log.Error("audit append failed", "type", typ, "err", err)
 	}
+}
+
+// canonicalDetails turns details into plain JSON values (views become maps)
+// and redacts anything under a secret-looking key, so whatever a caller
+// passes, no secret reaches the append-only log.
+func canonicalDetails(details map[string]any) map[string]any {
+	raw, err := json.Marshal(details)
+	if err != nil {
+		return map[string]any{"target": details["target"], "error": "details could not be encoded"}
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return map[string]any{"target": details["target"], "error": "details could not be encoded"}
+	}
+	redactSecrets(out)
+	return out
 }

@@ -52,7 +52,7 @@ func (s *Service) AddKey(ctx context.Context, actor Actor, orgID, partnerID stri
 		return KeyView{}, storeErr(err, "partner")
 	}
 	s.keys.invalidate(orgID)
-	s.auditAdmin(ctx, actor, "key.add", orgID, kid, map[string]any{"partner_id": partnerID, "fingerprint": pk.Fingerprint, "bits": pk.Bits})
+	s.auditAdmin(ctx, actor, "key.add", orgID, kid, map[string]any{"partner_id": partnerID, "after": keyView(k)})
 	return keyView(k), nil
 }
 
@@ -88,6 +88,6 @@ func (s *Service) DeleteKey(ctx context.Context, actor Actor, orgID, partnerID, 
 		return storeErr(err, "key")
 	}
 	s.keys.invalidate(orgID)
-	s.auditAdmin(ctx, actor, "key.delete", orgID, kid, map[string]any{"partner_id": partnerID, "fingerprint": k.Fingerprint})
+	s.auditAdmin(ctx, actor, "key.delete", orgID, kid, map[string]any{"partner_id": partnerID, "before": keyView(k)})
 	return nil
 }

@@ -33,7 +33,7 @@ func (s *Service) CreateOrg(ctx context.Context, actor Actor, in OrgInput) (stor
 	if err := s.store.CreateOrg(ctx, o); err != nil {
 		return storage.Org{}, storeErr(err, "organization "+id)
 	}
-	s.auditAdmin(ctx, actor, "org.create", id, id, map[string]any{"name": name})
+	s.auditAdmin(ctx, actor, "org.create", id, id, map[string]any{"after": o})
 	return o, nil
 }
 
@@ -216,13 +216,17 @@ func (s *Service) DeleteTenant(ctx context.Context, actor Actor, orgID, id strin
 	if err := s.permit(ctx, actor, orgID, adminAccess); err != nil {
 		return err
 	}
+	before, err := s.store.GetTenant(ctx, orgID, id)
+	if err != nil {
+		return storeErr(err, "tenant")
+	}
 	if err := s.store.DeleteTenant(ctx, orgID, id); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return Errorf(CodeConflict, "tenant %s still has users: delete or move them first", id)
 		}
 		return storeErr(err, "tenant")
 	}
-	s.auditAdmin(ctx, actor, "tenant.delete", orgID, id, nil)
+	s.auditAdmin(ctx, actor, "tenant.delete", orgID, id, map[string]any{"before": tenantView(before)})
 	return nil
 }
 

@@ -381,11 +381,15 @@ func (s *Service) DeletePartner(ctx context.Context, actor Actor, orgID, id stri
 	if err := s.permit(ctx, actor, orgID, adminAccess); err != nil {
 		return err
 	}
+	before, err := s.store.GetPartner(ctx, orgID, id)
+	if err != nil {
+		return storeErr(err, "partner")
+	}
 	if err := s.store.DeletePartner(ctx, orgID, id); err != nil {
 		return storeErr(err, "partner")
 	}
 	s.keys.invalidate(orgID)
-	s.auditAdmin(ctx, actor, "partner.delete", orgID, id, nil)
+	s.auditAdmin(ctx, actor, "partner.delete", orgID, id, map[string]any{"before": partnerView(before, s.now())})
 	return nil
 }
 

@@ -143,6 +143,6 @@ func (s *Service) DeleteUser(ctx context.Context, actor Actor, orgID, id string)
 	if err := s.store.DeleteUser(ctx, id); err != nil {
 		return storeErr(err, "user")
 	}
-	s.auditAdmin(ctx, actor, "user.delete", orgID, id, map[string]any{"email": u.Email, "tenant_id": u.TenantID})
+	s.auditAdmin(ctx, actor, "user.delete", orgID, id, map[string]any{"before": NewUserView(u)})
 	return nil
 }

@@ -54,9 +54,11 @@ type Service struct {
 	limiter  PartnerLimiter
 	version  string
 
-	keys      keyCache
-	keyTouch  sync.Map // orgID/kid → time.Time of the last recorded use
-	startedAt time.Time
+	keys     keyCache
+	keyTouch sync.Map // orgID/kid → time.Time of the last recorded use
+	// adminTouch: admin token id → time.Time of the last recorded use
+	adminTouch sync.Map
+	startedAt  time.Time
 }
 
 // New builds a Service.
