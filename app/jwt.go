@@ -22,6 +22,19 @@ var strictB64 = base64.RawURLEncoding.Strict()
 
 // parseCompactJWS runs SPEC §4.1 steps 2 (shape) and 3 (header).
 func parseCompactJWS(token string) (*jwtParts, *Error) {
+	parts, e := parseJWSShape(token)
+	if e != nil {
+		return nil, e
+	}
+	if e := checkJWSHeader(parts); e != nil {
+		return nil, e
+	}
+	return parts, nil
+}
+
+// parseJWSShape runs SPEC §4.1 step 2: three base64url parts whose header
+// and payload are JSON objects without repeated members.
+func parseJWSShape(token string) (*jwtParts, *Error) {
 	if strings.Count(token, ".") != 2 {
 		if strings.HasPrefix(strings.TrimSpace(token), "{") {
 			return nil, invalidToken("JSON serialisation is not accepted.")
@@ -43,24 +56,29 @@ func parseCompactJWS(token string) (*jwtParts, *Error) {
 	if err != nil {
 		return nil, invalidToken("Malformed payload: " + err.Error() + ".")
 	}
+	return &jwtParts{header: header, payload: payload}, nil
+}
+
+// checkJWSHeader runs SPEC §4.1 step 3 and reads the kid.
+func checkJWSHeader(parts *jwtParts) *Error {
+	header := parts.header
 	var alg string
 	if raw, ok := header["alg"]; !ok || json.Unmarshal(raw, &alg) != nil || alg != "RS256" {
-		return nil, invalidToken("Only RS256 is accepted.")
+		return invalidToken("Only RS256 is accepted.")
 	}
 	if _, ok := header["enc"]; ok {
-		return nil, invalidToken("Encrypted tokens are not accepted.")
+		return invalidToken("Encrypted tokens are not accepted.")
 	}
 	if _, ok := header["crit"]; ok {
-		return nil, invalidToken("The crit header is not supported.")
+		return invalidToken("The crit header is not supported.")
 	}
-	parts := &jwtParts{header: header, payload: payload}
 	if raw, ok := header["kid"]; ok {
 		if json.Unmarshal(raw, &parts.kid) != nil || parts.kid == "" || len(parts.kid) > 256 {
-			return nil, invalidToken("Malformed kid.")
+			return invalidToken("Malformed kid.")
 		}
 		parts.hasKid = true
 	}
-	return parts, nil
+	return nil
 }
 
 func cut3(s string) (a, b, c string, ok bool) {
@@ -222,19 +240,32 @@ func hasControl(s string) bool {
 
 // checkTimes runs SPEC §4.1 step 7 (without require_jti).
 func checkTimes(c tokenClaims, now time.Time, skew, maxLifetime time.Duration) *Error {
+	return checkTimesTraced(c, now, skew, maxLifetime, nil)
+}
+
+// checkTimesTraced is checkTimes; tr, nil in a real sign-in, hears each
+// claim's verdict with its distance from the server clock.
+func checkTimesTraced(c tokenClaims, now time.Time, skew, maxLifetime time.Duration, tr *trace) *Error {
 	nowS := now.Unix()
 	skewS := int64(skew / time.Second)
 	if c.Exp <= nowS-skewS {
-		return &Error{Code: CodeExpiredToken, Message: msgExpiredToken}
+		return tr.failE("exp", &Error{Code: CodeExpiredToken, Message: msgExpiredToken}, "exp %s (clock skew allowed: %s)", clockDiff(c.Exp, nowS), skew)
 	}
 	if c.Exp > nowS+int64(maxLifetime/time.Second) {
-		return invalidToken("exp is further ahead than the maximum token lifetime.")
+		return tr.failE("exp", invalidToken("exp is further ahead than the maximum token lifetime."), "exp %s; max_token_lifetime is %s", clockDiff(c.Exp, nowS), maxLifetime)
 	}
-	if c.HasNbf && c.Nbf > nowS+skewS {
-		return invalidToken("nbf is in the future.")
+	tr.pass("exp", "exp %s (clock skew allowed: %s, max lifetime: %s)", clockDiff(c.Exp, nowS), skew, maxLifetime)
+	if c.HasNbf {
+		if c.Nbf > nowS+skewS {
+			return tr.failE("nbf", invalidToken("nbf is in the future."), "nbf %s (clock skew allowed: %s)", clockDiff(c.Nbf, nowS), skew)
+		}
+		tr.pass("nbf", "nbf %s", clockDiff(c.Nbf, nowS))
 	}
-	if c.HasIat && c.Iat > nowS+skewS {
-		return invalidToken("iat is in the future.")
+	if c.HasIat {
+		if c.Iat > nowS+skewS {
+			return tr.failE("iat", invalidToken("iat is in the future."), "iat %s (clock skew allowed: %s)", clockDiff(c.Iat, nowS), skew)
+		}
+		tr.pass("iat", "iat %s", clockDiff(c.Iat, nowS))
 	}
 	return nil
 }

@@ -114,16 +114,22 @@ const (
 	ProvisioningDisabled     = "disabled"
 )
 
-// authorize runs SPEC §4.1 steps 9–10 (tenant, then partner policies).
-func (s *Service) authorize(ctx context.Context, a *Assertion) (storage.Tenant, error) {
+// authorize runs SPEC §4.1 steps 9–10 (tenant, then partner policies);
+// tr is nil except in a token check.
+func (s *Service) authorize(ctx context.Context, a *Assertion, tr *trace) (storage.Tenant, error) {
 	tenant, err := s.store.GetTenant(ctx, a.OrgID, a.TenantID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return tenant, &refusal{denyTenantUnknown, "unknown tenant"}
+		return tenant, tr.fail("tenant", &refusal{denyTenantUnknown, "unknown tenant"})
 	}
 	if err != nil {
 		return tenant, err
 	}
-	return tenant, checkPolicies(a)
+	tr.pass("tenant", "%s (%s)", tenant.ID, tenant.Name)
+	if err := checkPolicies(a); err != nil {
+		return tenant, tr.fail("partner policies", err)
+	}
+	tr.pass("partner policies", "partner %s is active and its policies allow this sign-in", a.Partner.Name)
+	return tenant, nil
 }
 
 // checkPolicies applies the partner's opt-in policies: a nil list means no

@@ -73,7 +73,7 @@ func (s *Service) IssueHMACLoginToken(ctx context.Context, req HMACTokenRequest)
 			s.observeSignIn(MethodHMAC, err, started)
 		}
 	}()
-	body, err := s.verifyHMAC(ctx, req, a)
+	body, err := s.verifyHMAC(ctx, req, a, nil)
 	if err != nil {
 		return resp, err
 	}
@@ -84,7 +84,7 @@ func (s *Service) IssueHMACLoginToken(ctx context.Context, req HMACTokenRequest)
 	if err := s.recordNonce(ctx, a, body.Nonce, when); err != nil {
 		return resp, err
 	}
-	if _, err := s.authorize(ctx, a); err != nil {
+	if _, err := s.authorize(ctx, a, nil); err != nil {
 		return resp, err
 	}
 	if err := s.precheckUser(ctx, a); err != nil {
@@ -109,42 +109,50 @@ func (s *Service) IssueHMACLoginToken(ctx context.Context, req HMACTokenRequest)
 	}, nil
 }
 
-// verifyHMAC runs step 1's checks up to and including the nonce, in order.
-// It is shared by the sign-in and the token check.
-func (s *Service) verifyHMAC(ctx context.Context, req HMACTokenRequest, a *Assertion) (hmacBody, error) {
+// verifyHMAC runs step 1's checks before the nonce, in order. It is shared
+// by the sign-in (tr nil) and the token check (tr collects each verdict).
+func (s *Service) verifyHMAC(ctx context.Context, req HMACTokenRequest, a *Assertion, tr *trace) (hmacBody, error) {
 	var body hmacBody
 	ck, ts, sig := strings.TrimSpace(req.ConsumerKey), strings.TrimSpace(req.Timestamp), strings.TrimSpace(req.Signature)
 	switch {
 	case ck == "":
-		return body, validation("X-Consumer-Key", "header is required")
+		return body, tr.fail("headers", validation("X-Consumer-Key", "header is required"))
 	case ts == "":
-		return body, validation("X-Timestamp", "header is required")
+		return body, tr.fail("headers", validation("X-Timestamp", "header is required"))
 	case sig == "":
-		return body, validation("X-Signature", "header is required")
+		return body, tr.fail("headers", validation("X-Signature", "header is required"))
 	}
 	when, err := time.Parse(time.RFC3339, req.Timestamp)
 	if err != nil {
-		return body, validation("X-Timestamp", "must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
+		return body, tr.fail("headers", validation("X-Timestamp", "must be an RFC 3339 time such as 2026-11-22T10:00:00Z"))
 	}
+	tr.pass("headers", "X-Consumer-Key, X-Timestamp and X-Signature present")
 	partner, ok := s.checkSignature(ctx, req)
-	if !ok {
-		return body, Errorf(CodeInvalidPartnerSignature, "the partner signature is invalid")
+	if !ok || tr != nil && partner.OrgID != tr.org {
+		return body, tr.fail("signature", Errorf(CodeInvalidPartnerSignature, "the partner signature is invalid"))
 	}
+	tr.pass("signature", "HMAC-SHA256 valid for consumer key %s of partner %s (%s)", partner.ConsumerKey, partner.Name, partner.ID)
 	a.Partner, a.OrgID, a.Credential = partner, partner.OrgID, partner.ConsumerKey
 	now := s.now()
 	if d := now.Sub(when); d > s.cfg.SSO.HMACTolerance || -d > s.cfg.SSO.HMACTolerance {
-		return body, Errorf(CodeSignatureExpired, "X-Timestamp is more than %s from the server's time", s.cfg.SSO.HMACTolerance)
+		return body, tr.failE("timestamp", Errorf(CodeSignatureExpired, "X-Timestamp is more than %s from the server's time", s.cfg.SSO.HMACTolerance),
+			"%s", clockDiff(when.Unix(), now.Unix()))
 	}
+	tr.pass("timestamp", "%s (tolerance %s)", clockDiff(when.Unix(), now.Unix()), s.cfg.SSO.HMACTolerance)
 	if !partner.Active {
-		return body, Errorf(CodePartnerInactive, "the partner is deactivated")
+		return body, tr.fail("partner active", Errorf(CodePartnerInactive, "the partner is deactivated"))
 	}
+	tr.pass("partner active", "partner %s is active", partner.Name)
 	if partner.AllowedSourceIPs != nil && !ipAllowed(partner.AllowedSourceIPs, req.ClientIP) {
-		return body, Errorf(CodeSourceIPNotAllowed, "requests from this address are not allowed for this partner")
+		return body, tr.failE("source ip", Errorf(CodeSourceIPNotAllowed, "requests from this address are not allowed for this partner"),
+			"client address %q is not in allowed_source_ips", req.ClientIP)
 	}
+	tr.pass("source ip", "allowed_source_ips permits %q", req.ClientIP)
 	body, err = parseHMACBody(req.Body)
 	if err != nil {
-		return body, err
+		return body, tr.fail("body", err)
 	}
+	tr.pass("body", "tenantId %s, email %s, role %s", body.TenantID, body.Email, body.Role)
 	email, _ := NormalizeEmail(body.Email)
 	a.TenantID, a.Email, a.Name, a.Role, a.ReturnTo = body.TenantID, email, strings.TrimSpace(body.Name), body.Role, body.ReturnTo
 	return body, nil
@@ -157,12 +165,15 @@ func (s *Service) recordNonce(ctx context.Context, a *Assertion, nonce string, t
 	if t := ts.Add(s.cfg.SSO.HMACTolerance); t.After(expires) {
 		expires = t
 	}
-	err := s.store.RecordReplay(ctx, storage.Replay{Key: "nonce/" + a.Credential + "/" + nonce, ExpiresAt: expires}, now)
+	err := s.store.RecordReplay(ctx, storage.Replay{Key: nonceKey(a, nonce), ExpiresAt: expires}, now)
 	if errors.Is(err, storage.ErrReplay) {
 		return replayError(MethodHMAC)
 	}
 	return err
 }
+
+// nonceKey is the replay key of an HMAC nonce, per consumer key.
+func nonceKey(a *Assertion, nonce string) string { return "nonce/" + a.Credential + "/" + nonce }
 
 // checkSignature finds the partner and compares the MAC in constant time
 // against the current secret and, inside its grace period, the previous one.

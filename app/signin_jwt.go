@@ -34,10 +34,10 @@ func (s *Service) SignInJWT(ctx context.Context, req JWTSignIn) (res SignInResul
 	if req.Token == "" {
 		return res, invalidPayload("token is required")
 	}
-	if err := s.verifyJWT(ctx, req.Token, a); err != nil {
+	if err := s.verifyJWT(ctx, req.Token, a, nil); err != nil {
 		return res, err
 	}
-	tenant, err := s.authorize(ctx, a)
+	tenant, err := s.authorize(ctx, a, nil)
 	if err != nil {
 		return res, err
 	}
@@ -48,67 +48,99 @@ func (s *Service) SignInJWT(ctx context.Context, req JWTSignIn) (res SignInResul
 }
 
 // verifyJWT runs steps 2–8 and fills the assertion. It is shared by the
-// sign-in and the token check, so both judge a token identically.
-func (s *Service) verifyJWT(ctx context.Context, token string, a *Assertion) error {
-	parts, e := parseCompactJWS(token)
+// sign-in (tr nil) and the token check (tr collects each verdict), so both
+// judge a token identically. It only reads: the jti is recorded by the write.
+func (s *Service) verifyJWT(ctx context.Context, token string, a *Assertion, tr *trace) error {
+	parts, e := parseJWSShape(token)
 	if e != nil {
-		return e
+		return tr.fail("format", e)
 	}
+	tr.pass("format", "compact JWS: three base64url parts, JSON header and payload")
+	if e := checkJWSHeader(parts); e != nil {
+		return tr.fail("alg", e)
+	}
+	tr.pass("alg", "RS256")
 	orgID, e := unverifiedOrgID(parts.payload)
 	if e != nil {
-		return e
+		return tr.fail("organization", e)
+	}
+	if tr != nil && orgID != tr.org {
+		return tr.failE("organization", errOtherOrg, "organizationId is %q; run the check in that organization", orgID)
 	}
 	keys, err := s.orgKeys(ctx, orgID)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && len(keys) == 0 {
-		return &Error{Code: CodeInvalidKeyOrTenant, Message: msgInvalidKeyOrTenant}
+		return tr.failE("organization", &Error{Code: CodeInvalidKeyOrTenant, Message: msgInvalidKeyOrTenant}, "organization %s has no active key", orgID)
 	}
 	if err != nil {
 		return err
 	}
+	tr.pass("organization", "%s, %d active key(s)", orgID, len(keys))
+	if parts.hasKid && !hasKid(keys, parts.kid) {
+		return tr.fail("kid", invalidToken("No key with this kid."))
+	}
+	if parts.hasKid {
+		tr.pass("kid", "%s is a key of this organization", parts.kid)
+	} else {
+		tr.pass("kid", "no kid header: every active key of the organization is tried")
+	}
 	key, payload, e := verifySignature(token, parts, keys)
 	if e != nil {
-		return e
+		return tr.fail("signature", e)
 	}
 	// Only now is anything in the token trusted.
 	payloadObj, err := decodeStrictObject(payload)
 	if err != nil {
-		return invalidToken("")
+		return tr.fail("signature", invalidToken(""))
 	}
+	tr.pass("signature", "verified by key %s of partner %s", key.kid, key.partnerID)
 	claims, e := parseClaims(payloadObj)
 	if e != nil {
-		return e
+		return tr.fail("claims", e)
 	}
+	tr.pass("claims", "tenantId %s, email %s, role %s", claims.TenantID, claims.Email, claims.Role)
 	a.OrgID, a.TenantID, a.Email, a.Name, a.Role = claims.OrgID, claims.TenantID, claims.Email, claims.Name, claims.Role
 	a.Credential = key.kid
 	partner, err := s.store.GetPartner(ctx, orgID, key.partnerID)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) { // key outlived its partner: treat as no key
-			return invalidToken("")
+			return tr.fail("partner", invalidToken(""))
 		}
 		return err
 	}
 	a.Partner = partner
 	now := s.now()
-	if e := checkTimes(claims, now, s.cfg.SSO.ClockSkew, s.cfg.SSO.MaxTokenLifetime); e != nil {
+	if e := checkTimesTraced(claims, now, s.cfg.SSO.ClockSkew, s.cfg.SSO.MaxTokenLifetime, tr); e != nil {
 		return e
 	}
 	if claims.JTI == "" && s.cfg.SSO.RequireJTI {
-		return invalidPayload("jti is required")
+		return tr.fail("replay", invalidPayload("jti is required"))
 	}
-	if claims.JTI != "" {
-		a.Replay = &storage.Replay{
-			Key:       "jti/" + orgID + "/" + claims.JTI,
-			ExpiresAt: time.Unix(claims.Exp, 0).Add(s.cfg.SSO.ClockSkew),
-		}
-		seen, err := s.store.ReplaySeen(ctx, a.Replay.Key, now)
-		if err != nil {
-			return err
-		}
-		if seen {
-			return replayError(MethodJWT)
-		}
+	if claims.JTI == "" {
+		tr.pass("replay", "no jti: the token can be replayed until it expires (set sso.require_jti to refuse such tokens)")
+		return nil
 	}
+	a.Replay = &storage.Replay{
+		Key:       "jti/" + orgID + "/" + claims.JTI,
+		ExpiresAt: time.Unix(claims.Exp, 0).Add(s.cfg.SSO.ClockSkew),
+	}
+	seen, err := s.store.ReplaySeen(ctx, a.Replay.Key, now)
+	if err != nil {
+		return err
+	}
+	if seen {
+		return tr.fail("replay", replayError(MethodJWT))
+	}
+	tr.pass("replay", "jti not used before (the check does not record it)")
 	return nil
+}
+
+func hasKid(keys []verifierKey, kid string) bool {
+	for _, k := range keys {
+		if k.kid == kid {
+			return true
+		}
+	}
+	return false
 }
 
 // verifySignature runs step 5: the kid's key, or every key of the organization.
