@@ -41,6 +41,11 @@ func parseJWSShape(token string) (*jwtParts, *Error) {
 		}
 		return nil, invalidToken("A token has three parts.")
 	}
+	// encoding/base64 skips CR and LF even in strict mode, so a token with
+	// line breaks would decode like the clean one: check the alphabet first.
+	if !isCompactAlphabet(token) {
+		return nil, invalidToken("Malformed base64url.")
+	}
 	h, p, sig, _ := cut3(token)
 	hb, err1 := strictB64.DecodeString(h)
 	pb, err2 := strictB64.DecodeString(p)
@@ -79,6 +84,17 @@ func checkJWSHeader(parts *jwtParts) *Error {
 		parts.hasKid = true
 	}
 	return nil
+}
+
+// isCompactAlphabet reports whether s holds only base64url characters and dots.
+func isCompactAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func cut3(s string) (a, b, c string, ok bool) {
