@@ -4,8 +4,8 @@
 // server: POST /sso/hmac/token, signed with the consumer secret. Step 2 is the
 // person's browser: redirect it to the login_url of the answer.
 //
-// Run it:  GATEHOUSE_URL=https://sso.example.com CONSUMER_KEY=ck_... CONSUMER_SECRET=cs_... \
-//          TENANT_ID=t1 USER_EMAIL=ann@example.com USER_ROLE=readOnly go run hmac.go
+//	Run it:  GATEHOUSE_URL=https://sso.example.com CONSUMER_KEY=ck_... CONSUMER_SECRET=cs_... \
+//	         TENANT_ID=t1 USER_EMAIL=ann@example.com USER_ROLE=readOnly go run hmac.go
 package main
 
 import (

@@ -7,9 +7,9 @@
 // your portal sends to the person's browser: it posts the token to Gatehouse
 // at once, and Gatehouse answers with a 302 to the tenant dashboard.
 //
-// Run it:  GATEHOUSE_URL=https://sso.example.com PARTNER_KEY=partner.key \
-//          ORG_ID=acme TENANT_ID=t1 USER_EMAIL=ann@example.com USER_ROLE=readOnly \
-//          go run portal.go > page.html
+//	Run it:  GATEHOUSE_URL=https://sso.example.com PARTNER_KEY=partner.key \
+//	         ORG_ID=acme TENANT_ID=t1 USER_EMAIL=ann@example.com USER_ROLE=readOnly \
+//	         go run portal.go > page.html
 package main
 
 import (
