@@ -23,6 +23,7 @@ import (
 
 	"gatehouse/app"
 	"gatehouse/storage/bolt"
+	"gatehouse/tui"
 	"gatehouse/web"
 	"gatehouse/web/client"
 )
@@ -427,7 +428,35 @@ func runRekey(args []string) error {
 	return nil
 }
 
-// Placeholders replaced by the console and operations work.
-func runConsole([]string) error { return errors.New("console: not available yet") }
-func runBackup([]string) error  { return errors.New("backup: not available yet") }
-func runAudit([]string) error   { return errors.New("audit: not available yet") }
+// Placeholders replaced by the operations work.
+func runBackup([]string) error { return errors.New("backup: not available yet") }
+func runAudit([]string) error  { return errors.New("audit: not available yet") }
+
+// runConsole starts the terminal console: over the admin socket when a
+// server answers there, else on the database opened directly (failing fast,
+// with the store's message, if another process holds its lock).
+func runConsole(args []string) error {
+	fs := newFlags("console")
+	cfgPath := fs.String("config", "", "TOML configuration file (or GATEHOUSE_CONFIG)")
+	org := fs.String("org", "", "organization to open (default: the first)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	opts := tui.Options{Org: *org}
+	if c := socketClient(cfg); c != nil {
+		opts.Admin, opts.Actor, opts.Mode = c, app.Operator, tui.ModeSocket
+	} else {
+		// Logs would draw over the console: drop them.
+		inst, err := openInstance(cfg, newLogger(cfg.Log, io.Discard))
+		if err != nil {
+			return fmt.Errorf("console: no server answers on %s, and opening the database failed: %w", cfg.AdminSocketPath(), err)
+		}
+		defer inst.store.Close()
+		opts.Admin, opts.Actor, opts.Mode = inst.svc, app.Console, tui.ModeDirect
+	}
+	return tui.Run(opts)
+}

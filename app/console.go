@@ -41,6 +41,9 @@ type Admin interface {
 	ListUsers(ctx context.Context, actor Actor, orgID, q, tenantID string, limit int, cursor string) (UserList, error)
 	GetUser(ctx context.Context, actor Actor, orgID, id string) (UserView, error)
 	DeleteUser(ctx context.Context, actor Actor, orgID, id string) error
+
+	ListAudit(ctx context.Context, actor Actor, orgID string, f AuditFilter) (AuditList, error)
+	TokenCheck(ctx context.Context, actor Actor, orgID string, in TokenCheckInput) (TokenCheckResult, error)
 }
 
 var _ Admin = (*Service)(nil)

@@ -183,3 +183,30 @@ func (c *Client) GetUser(ctx context.Context, _ app.Actor, orgID, id string) (ap
 func (c *Client) DeleteUser(ctx context.Context, _ app.Actor, orgID, id string) error {
 	return c.Do(ctx, http.MethodDelete, orgPath(orgID, "users", id), nil, nil)
 }
+
+// ListAudit is GET …/audit?type=&since=&limit=&cursor=.
+func (c *Client) ListAudit(ctx context.Context, _ app.Actor, orgID string, f app.AuditFilter) (app.AuditList, error) {
+	v := url.Values{}
+	if f.Type != "" {
+		v.Set("type", f.Type)
+	}
+	if f.Since != "" {
+		v.Set("since", f.Since)
+	}
+	v.Set("limit", strconv.Itoa(f.Limit))
+	if f.Cursor != "" {
+		v.Set("cursor", f.Cursor)
+	}
+	var out app.AuditList
+	err := c.Do(ctx, http.MethodGet, orgPath(orgID, "audit")+"?"+v.Encode(), nil, &out)
+	if out.Events == nil {
+		out.Events = []storage.AuditEvent{}
+	}
+	return out, err
+}
+
+// TokenCheck is POST …/token-check: every check with its verdict; nothing is written.
+func (c *Client) TokenCheck(ctx context.Context, _ app.Actor, orgID string, in app.TokenCheckInput) (app.TokenCheckResult, error) {
+	var out app.TokenCheckResult
+	return out, c.Do(ctx, http.MethodPost, orgPath(orgID, "token-check"), in, &out)
+}

@@ -1,0 +1,489 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textarea"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"gatehouse/app"
+	"gatehouse/storage"
+)
+
+// callTimeout bounds one service call; the socket client has its own too.
+const callTimeout = 30 * time.Second
+
+// session is what every screen shares: the service, the current
+// organization, the terminal size and the status line.
+type session struct {
+	admin app.Admin
+	actor app.Actor
+	mode  string
+	now   func() time.Time
+
+	org     string
+	orgName string
+	tenants []app.TenantView // the current organization's, for filters and pickers
+
+	width, height int
+
+	busy      int
+	busyLabel string
+	info      string
+	err       *app.Error
+}
+
+// doneMsg wraps the result of a call so the root can stop its spinner.
+type doneMsg struct{ msg tea.Msg }
+
+// call runs f off the update loop as a tea.Cmd with the spinner on. The
+// status line is cleared: a new action starts with a clean slate.
+func (s *session) call(label string, f func(ctx context.Context) tea.Msg) tea.Cmd {
+	s.busy++
+	s.busyLabel = label
+	s.err, s.info = nil, ""
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		return doneMsg{msg: f(ctx)}
+	}
+}
+
+// fail shows err in the status line with the API's code and message.
+func (s *session) fail(err error) {
+	var e *app.Error
+	if errors.As(err, &e) {
+		s.err = e
+	} else {
+		s.err = &app.Error{Code: app.CodeInternal, Message: err.Error()}
+	}
+	s.info = ""
+}
+
+// note shows an informational message in the status line.
+func (s *session) note(format string, args ...any) {
+	s.info = fmt.Sprintf(format, args...)
+	s.err = nil
+}
+
+func (s *session) tenantName(id string) string {
+	for _, t := range s.tenants {
+		if t.ID == id {
+			return t.Name
+		}
+	}
+	return ""
+}
+
+// orgChangedMsg tells the screens the current organization changed.
+type orgChangedMsg struct{}
+
+// orgsMsg is the answer to loading the organizations and their tenants.
+type orgsMsg struct {
+	orgs    []storage.Org
+	tenants []app.TenantView
+	err     error
+}
+
+// screen is one tab of the console.
+type screen interface {
+	title() string
+	// load (re)reads what the screen shows; called when it becomes active.
+	load() tea.Cmd
+	// update handles a message; key messages come only to the active screen.
+	update(msg tea.Msg) tea.Cmd
+	view(width, height int) string
+	keys() keyMap
+	// capturing reports whether a text field or dialog owns the keyboard.
+	capturing() bool
+}
+
+// --- formatting helpers ---
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func fmtOptTime(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return fmtTime(*t)
+}
+
+// fmtPolicy shows a list policy: nil = no restriction, [] = nothing allowed.
+func fmtPolicy(list []string) string {
+	switch {
+	case list == nil:
+		return "any (no restriction)"
+	case len(list) == 0:
+		return "none allowed"
+	}
+	return strings.Join(list, ", ")
+}
+
+// policyText is a list policy as a form edits it.
+func policyText(list []string) string {
+	if list == nil {
+		return ""
+	}
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
+}
+
+// parseList reads a comma- or space-separated list; "none" is the empty list.
+func parseList(s string) []string {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "none") {
+		return []string{}
+	}
+	out := []string{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+// cell pads or cuts s to exactly w columns.
+func cell(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) > w {
+		return ansi.Truncate(s, w, "…")
+	}
+	return s + strings.Repeat(" ", w-ansi.StringWidth(s))
+}
+
+// fit cuts every line to width and the block to height lines, padding with
+// empty lines, so a screen never spills past its area whatever the size.
+func fit(s string, width, height int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > height {
+		lines = lines[:height]
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > width {
+			lines[i] = ansi.Truncate(l, width, "…")
+		}
+	}
+	for len(lines) < height {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// --- picker: a cursor list with a local filter ---
+
+type picker struct {
+	header    string
+	rows      []string // what is shown
+	match     []string // what the filter searches
+	shown     []int    // indices of rows passing the filter
+	cursor    int      // index into shown
+	offset    int
+	filter    textinput.Model
+	filtering bool
+	empty     string
+}
+
+func newPicker(empty string) picker {
+	f := textinput.New()
+	f.Prompt = "/ "
+	f.Placeholder = "filter"
+	return picker{filter: f, empty: empty}
+}
+
+func (p *picker) set(header string, rows, match []string) {
+	p.header, p.rows, p.match = header, rows, match
+	p.refilter()
+}
+
+func (p *picker) refilter() {
+	q := strings.ToLower(strings.TrimSpace(p.filter.Value()))
+	p.shown = p.shown[:0]
+	for i := range p.rows {
+		if q == "" || strings.Contains(strings.ToLower(p.match[i]), q) {
+			p.shown = append(p.shown, i)
+		}
+	}
+	if p.cursor >= len(p.shown) {
+		p.cursor = max(0, len(p.shown)-1)
+	}
+}
+
+// selected is the index of the selected row, or -1.
+func (p *picker) selected() int {
+	if len(p.shown) == 0 {
+		return -1
+	}
+	return p.shown[p.cursor]
+}
+
+// selectWhere moves the cursor to the first row whose match text is m.
+func (p *picker) selectWhere(f func(i int) bool) {
+	for c, i := range p.shown {
+		if f(i) {
+			p.cursor = c
+			return
+		}
+	}
+}
+
+// handle takes a key; it reports whether the picker used it.
+func (p *picker) handle(msg tea.KeyMsg) (bool, tea.Cmd) {
+	if p.filtering {
+		switch msg.String() {
+		case "esc":
+			p.filtering = false
+			p.filter.Blur()
+			p.filter.SetValue("")
+			p.refilter()
+			return true, nil
+		case "enter":
+			p.filtering = false
+			p.filter.Blur()
+			return true, nil
+		case "up", "down":
+		default:
+			var cmd tea.Cmd
+			p.filter, cmd = p.filter.Update(msg)
+			p.refilter()
+			return true, cmd
+		}
+	}
+	switch {
+	case key.Matches(msg, kUp):
+		if p.cursor > 0 {
+			p.cursor--
+		}
+	case key.Matches(msg, kDown):
+		if p.cursor < len(p.shown)-1 {
+			p.cursor++
+		}
+	case key.Matches(msg, kTop):
+		p.cursor = 0
+	case key.Matches(msg, kBottom):
+		p.cursor = max(0, len(p.shown)-1)
+	case key.Matches(msg, kSearch):
+		p.filtering = true
+		return true, p.filter.Focus()
+	case msg.String() == "esc" && p.filter.Value() != "":
+		p.filter.SetValue("")
+		p.refilter()
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+func (p *picker) view(width, height int) string {
+	var b strings.Builder
+	lines := 0
+	if p.filtering || p.filter.Value() != "" {
+		b.WriteString(p.filter.View() + "\n")
+		lines++
+	}
+	if p.header != "" {
+		b.WriteString(st.header.Render("  "+p.header) + "\n")
+		lines++
+	}
+	if len(p.shown) == 0 {
+		msg := p.empty
+		if len(p.rows) > 0 {
+			msg = "nothing matches the filter"
+		}
+		b.WriteString(st.dim.Render("  " + msg))
+		return b.String()
+	}
+	room := max(1, height-lines)
+	if p.cursor < p.offset {
+		p.offset = p.cursor
+	}
+	if p.cursor >= p.offset+room {
+		p.offset = p.cursor - room + 1
+	}
+	if p.offset > max(0, len(p.shown)-room) {
+		p.offset = max(0, len(p.shown)-room)
+	}
+	for c := p.offset; c < len(p.shown) && c < p.offset+room; c++ {
+		row := cell(p.rows[p.shown[c]], width-2)
+		if c == p.cursor {
+			b.WriteString(st.selected.Render("›") + " " + st.selected.Render(row))
+		} else {
+			b.WriteString("  " + row)
+		}
+		if c < len(p.shown)-1 && c < p.offset+room-1 {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// --- form: labelled text fields ---
+
+type formField struct {
+	label string
+	input textinput.Model
+	area  *textarea.Model // a multi-line field (PEM keys, tokens)
+}
+
+type form struct {
+	title  string
+	hint   string
+	fields []formField
+	focus  int
+}
+
+// formResult is what a key did to a form.
+type formResult int
+
+const (
+	formEditing formResult = iota
+	formSubmit
+	formCancel
+)
+
+func newForm(title, hint string) *form { return &form{title: title, hint: hint} }
+
+// add appends a one-line field with an initial value.
+func (f *form) add(label, value, placeholder string) *form {
+	in := textinput.New()
+	in.Prompt = ""
+	in.Placeholder = placeholder
+	in.CharLimit = 4096
+	in.SetValue(value)
+	f.fields = append(f.fields, formField{label: label, input: in})
+	if len(f.fields) == 1 {
+		f.fields[0].input.Focus()
+	}
+	return f
+}
+
+// addArea appends a multi-line field.
+func (f *form) addArea(label, placeholder string, height int) *form {
+	ta := textarea.New()
+	ta.Placeholder = placeholder
+	ta.ShowLineNumbers = false
+	ta.CharLimit = 20000
+	ta.MaxHeight = 200
+	ta.SetHeight(height)
+	ta.Prompt = "│ "
+	f.fields = append(f.fields, formField{label: label, area: &ta})
+	if len(f.fields) == 1 {
+		ta.Focus()
+	}
+	return f
+}
+
+func (f *form) value(i int) string {
+	if f.fields[i].area != nil {
+		return f.fields[i].area.Value()
+	}
+	return f.fields[i].input.Value()
+}
+
+func (f *form) setFocus(i int) tea.Cmd {
+	for j := range f.fields {
+		if f.fields[j].area != nil {
+			f.fields[j].area.Blur()
+		} else {
+			f.fields[j].input.Blur()
+		}
+	}
+	f.focus = (i + len(f.fields)) % len(f.fields)
+	if a := f.fields[f.focus].area; a != nil {
+		return a.Focus()
+	}
+	return f.fields[f.focus].input.Focus()
+}
+
+func (f *form) update(msg tea.Msg) (formResult, tea.Cmd) {
+	area := f.fields[f.focus].area
+	if k, ok := msg.(tea.KeyMsg); ok {
+		switch {
+		case key.Matches(k, kSubmit):
+			return formSubmit, nil
+		case key.Matches(k, kCancel):
+			return formCancel, nil
+		case k.String() == "tab" || (area == nil && k.String() == "down"):
+			return formEditing, f.setFocus(f.focus + 1)
+		case k.String() == "shift+tab" || (area == nil && k.String() == "up"):
+			return formEditing, f.setFocus(f.focus - 1)
+		case k.String() == "enter" && area == nil:
+			if f.focus == len(f.fields)-1 {
+				return formSubmit, nil
+			}
+			return formEditing, f.setFocus(f.focus + 1)
+		}
+	}
+	var cmd tea.Cmd
+	if area != nil {
+		*area, cmd = area.Update(msg)
+	} else {
+		f.fields[f.focus].input, cmd = f.fields[f.focus].input.Update(msg)
+	}
+	return formEditing, cmd
+}
+
+func (f *form) view(width int) string {
+	lw := 0
+	for _, fl := range f.fields {
+		lw = max(lw, len(fl.label))
+	}
+	var b strings.Builder
+	b.WriteString(st.title.Render(f.title) + "\n")
+	if f.hint != "" {
+		b.WriteString(st.dim.Render(f.hint) + "\n")
+	}
+	b.WriteString("\n")
+	for i, fl := range f.fields {
+		marker := "  "
+		if i == f.focus {
+			marker = st.selected.Render("›") + " "
+		}
+		label := st.label.Render(cell(fl.label, lw))
+		if fl.area != nil {
+			fl.area.SetWidth(max(10, width-4))
+			b.WriteString(marker + label + "\n" + fl.area.View() + "\n")
+			continue
+		}
+		fl.input.Width = max(10, width-lw-6)
+		b.WriteString(marker + label + "  " + fl.input.View() + "\n")
+	}
+	return b.String()
+}
+
+// --- confirm: a yes/no question naming what will happen ---
+
+type confirm struct {
+	prompt string
+	yes    func() tea.Cmd
+}
+
+// handle answers true when the dialog is finished.
+func (c *confirm) handle(msg tea.KeyMsg) (done bool, cmd tea.Cmd) {
+	switch {
+	case key.Matches(msg, kYes):
+		return true, c.yes()
+	case key.Matches(msg, kNo):
+		return true, nil
+	}
+	return false, nil
+}
+
+func (c *confirm) view(width int) string {
+	return st.box.Width(min(width-4, 72)).Render(st.warn.Render(c.prompt) + "\n\n" + "y = yes    n / esc = no")
+}

@@ -1,0 +1,250 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/spinner"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"gatehouse/app"
+)
+
+// The status bar names how the console reaches the data.
+const (
+	ModeSocket = "attached to server (socket)"
+	ModeDirect = "database opened directly"
+)
+
+// Options configure the console.
+type Options struct {
+	// Admin is the service: *app.Service or the socket client.
+	Admin app.Admin
+	// Actor is who the console acts as: app.Console in-process, app.Operator
+	// over the socket (the server decides; the client ignores it).
+	Actor app.Actor
+	// Mode is ModeSocket or ModeDirect, for the status bar.
+	Mode string
+	// Org selects the organization to open; the first one otherwise.
+	Org string
+	// Now is the clock for times shown relative to now; time.Now by default.
+	Now func() time.Time
+}
+
+// Model is the console's root model: the tab bar, the active screen, the
+// status line, the help and the status bar.
+type Model struct {
+	s       *session
+	screens []screen
+	active  int
+	help    help.Model
+	spin    spinner.Model
+	ticking bool
+	quit    bool
+}
+
+// New builds the console model.
+func New(o Options) *Model {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &session{admin: o.Admin, actor: o.Actor, mode: o.Mode, now: o.Now, org: o.Org, width: 80, height: 24}
+	m := &Model{s: s, help: help.New(), spin: spinner.New(spinner.WithSpinner(spinner.Dot))}
+	m.screens = []screen{
+		newOverview(s), newTenants(s), newPartners(s), newUsers(s), newAudit(s), newTokenCheck(s),
+	}
+	return m
+}
+
+// Run starts the console on the terminal and blocks until it quits.
+func Run(o Options) error {
+	degradeColours()
+	_, err := tea.NewProgram(New(o), tea.WithAltScreen()).Run()
+	return err
+}
+
+// Init loads the organizations, then the first screen.
+func (m *Model) Init() tea.Cmd {
+	return m.loadOrgs()
+}
+
+func (m *Model) loadOrgs() tea.Cmd {
+	s := m.s
+	want := s.org
+	return s.call("loading organizations", func(ctx context.Context) tea.Msg {
+		orgs, err := s.admin.ListOrgs(ctx, s.actor)
+		if err != nil {
+			return orgsMsg{err: err}
+		}
+		out := orgsMsg{orgs: orgs}
+		org := want
+		if org == "" && len(orgs) > 0 {
+			org = orgs[0].ID
+		}
+		if org != "" {
+			out.tenants, out.err = s.admin.ListTenants(ctx, s.actor, org)
+		}
+		return out
+	})
+}
+
+// Update routes messages: keys to the global bindings or the active screen,
+// results to every screen (they ignore what is not theirs).
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.s.width, m.s.height = msg.Width, msg.Height
+		m.help.Width = msg.Width
+	case spinner.TickMsg:
+		if m.s.busy == 0 {
+			m.ticking = false
+			return m, nil
+		}
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return m, cmd
+	case doneMsg:
+		m.s.busy--
+		return m, m.after(m.route(msg.msg))
+	case tea.KeyMsg:
+		if cmd, ok := m.global(msg); ok {
+			return m, m.after(cmd)
+		}
+		return m, m.after(m.screens[m.active].update(msg))
+	}
+	cmds = append(cmds, m.route(msg))
+	return m, m.after(tea.Batch(cmds...))
+}
+
+// route gives a message to the root, then every screen.
+func (m *Model) route(msg tea.Msg) tea.Cmd {
+	var cmds []tea.Cmd
+	switch msg := msg.(type) {
+	case orgsMsg:
+		if msg.err != nil {
+			m.s.fail(msg.err)
+		}
+		if m.s.org == "" && len(msg.orgs) > 0 {
+			m.s.org = msg.orgs[0].ID
+		}
+		for _, o := range msg.orgs {
+			if o.ID == m.s.org {
+				m.s.orgName = o.Name
+			}
+		}
+		if msg.tenants != nil {
+			m.s.tenants = msg.tenants
+		}
+	case orgChangedMsg:
+		cmds = append(cmds, m.loadOrgs())
+		if m.active != 0 {
+			cmds = append(cmds, m.screens[m.active].load())
+		}
+	}
+	for _, sc := range m.screens {
+		cmds = append(cmds, sc.update(msg))
+	}
+	return tea.Batch(cmds...)
+}
+
+// after starts the spinner when a call is under way.
+func (m *Model) after(cmd tea.Cmd) tea.Cmd {
+	if m.quit {
+		return tea.Quit
+	}
+	if m.s.busy > 0 && !m.ticking {
+		m.ticking = true
+		return tea.Batch(cmd, m.spin.Tick)
+	}
+	return cmd
+}
+
+// global handles the keys that work everywhere.
+func (m *Model) global(msg tea.KeyMsg) (tea.Cmd, bool) {
+	if msg.String() == "ctrl+c" {
+		m.quit = true
+		return tea.Quit, true
+	}
+	if m.screens[m.active].capturing() {
+		return nil, false
+	}
+	switch {
+	case key.Matches(msg, gkeys.Quit):
+		m.quit = true
+		return tea.Quit, true
+	case key.Matches(msg, gkeys.Help):
+		m.help.ShowAll = !m.help.ShowAll
+		return nil, true
+	case key.Matches(msg, gkeys.Next):
+		return m.switchTo((m.active + 1) % len(m.screens)), true
+	case key.Matches(msg, gkeys.Prev):
+		return m.switchTo((m.active + len(m.screens) - 1) % len(m.screens)), true
+	case key.Matches(msg, gkeys.Jump):
+		return m.switchTo(int(msg.Runes[0] - '1')), true
+	}
+	return nil, false
+}
+
+func (m *Model) switchTo(i int) tea.Cmd {
+	if i < 0 || i >= len(m.screens) {
+		return nil
+	}
+	m.active = i
+	m.s.err, m.s.info = nil, ""
+	return m.screens[i].load()
+}
+
+// View draws the whole console, exactly width × height.
+func (m *Model) View() string {
+	if m.quit {
+		return ""
+	}
+	w, h := m.s.width, m.s.height
+	sc := m.screens[m.active]
+
+	// tab bar
+	var tabs []string
+	for i, s := range m.screens {
+		label := fmt.Sprintf("%d %s", i+1, s.title())
+		if i == m.active {
+			tabs = append(tabs, st.activeTab.Render(label))
+		} else {
+			tabs = append(tabs, st.tab.Render(label))
+		}
+	}
+	top := st.app.Render("Gatehouse") + "  " + strings.Join(tabs, "  ")
+
+	// status line
+	var status string
+	switch {
+	case m.s.busy > 0:
+		status = m.spin.View() + " " + m.s.busyLabel + "…"
+	case m.s.err != nil:
+		status = st.err.Render("✗ " + m.s.err.Code + ": " + m.s.err.Message)
+	case m.s.info != "":
+		status = st.ok.Render("✓ " + m.s.info)
+	}
+
+	// help
+	km := sc.keys()
+	m.help.Width = w
+	helpView := m.help.View(km)
+
+	// status bar
+	org := m.s.org
+	if org == "" {
+		org = "no organization"
+	}
+	bar := st.statusBar.Render(fmt.Sprintf("● %s · org %s · %s", m.s.mode, org, m.s.actor.String()))
+
+	helpLines := strings.Count(helpView, "\n") + 1
+	bodyH := max(1, h-4-helpLines)
+	body := fit(sc.view(w, bodyH), w, bodyH)
+	out := strings.Join([]string{fit(top, w, 1), "", body, fit(status, w, 1), fit(helpView, w, helpLines), fit(bar, w, 1)}, "\n")
+	return fit(out, w, h)
+}

@@ -1,0 +1,352 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"gatehouse/app"
+)
+
+// usersPageSize is how many users one page holds; the list scrolls within it.
+const usersPageSize = 100
+
+// searchDelay is how long typing must pause before the search runs.
+const searchDelay = 120 * time.Millisecond
+
+// users searches (as you type) and pages through an organization's users,
+// filters by tenant, shows a profile with the Partner SSO field, and deletes
+// with a confirmation that names the user.
+type users struct {
+	s      *session
+	search textinput.Model
+	typing bool
+	tenant string // "" = every tenant
+	seq    int    // the newest query; older answers are dropped
+
+	page    []app.UserView
+	pick    picker
+	cursors []string // cursors[i] starts page i
+	pageNo  int
+	next    string
+
+	profile *app.UserView
+	ask     *confirm
+}
+
+type usersMsg struct {
+	seq  int
+	list app.UserList
+	err  error
+}
+
+type searchTickMsg struct{ seq int }
+
+type userMsg struct {
+	u   app.UserView
+	err error
+}
+
+type userDeletedMsg struct {
+	u   app.UserView
+	err error
+}
+
+func newUsers(s *session) *users {
+	in := textinput.New()
+	in.Prompt = "/ "
+	in.Placeholder = "search by email or name"
+	in.CharLimit = 256
+	return &users{s: s, search: in, pick: newPicker("no users match"), cursors: []string{""}}
+}
+
+func (u *users) title() string { return "Users" }
+
+func (u *users) capturing() bool { return u.typing || u.ask != nil }
+
+func (u *users) keys() keyMap {
+	switch {
+	case u.ask != nil:
+		return confirmKeys
+	case u.typing:
+		return keyMap{short: []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "to the list")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "done")),
+		}, input: true}
+	case u.profile != nil:
+		return keyMap{short: []key.Binding{kDelete, kBack}}
+	}
+	return keyMap{
+		short: []key.Binding{kSearch, kTenant, kNextPage, kPrevPage, kOpen, kDelete},
+		full: [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kSearch, kTenant, kBack}, {kNextPage, kPrevPage},
+			{kOpen, kDelete, kRefresh}},
+	}
+}
+
+// load reads the first page of the current search.
+func (u *users) load() tea.Cmd {
+	u.cursors, u.pageNo = []string{""}, 0
+	if u.profile != nil {
+		return tea.Batch(u.query(), u.loadProfile(u.profile.ID))
+	}
+	return u.query()
+}
+
+func (u *users) query() tea.Cmd {
+	s := u.s
+	if s.org == "" {
+		return nil
+	}
+	u.seq++
+	seq, org, q, tenant, cursor := u.seq, s.org, u.search.Value(), u.tenant, u.cursors[u.pageNo]
+	return s.call("searching users", func(ctx context.Context) tea.Msg {
+		list, err := s.admin.ListUsers(ctx, s.actor, org, q, tenant, usersPageSize, cursor)
+		return usersMsg{seq: seq, list: list, err: err}
+	})
+}
+
+func (u *users) loadProfile(id string) tea.Cmd {
+	s := u.s
+	org := s.org
+	return s.call("loading user", func(ctx context.Context) tea.Msg {
+		v, err := s.admin.GetUser(ctx, s.actor, org, id)
+		return userMsg{u: v, err: err}
+	})
+}
+
+func (u *users) setPage(list []app.UserView) {
+	u.page = list
+	rows := make([]string, len(list))
+	match := make([]string, len(list))
+	for i, v := range list {
+		sso := "no"
+		if v.PartnerSSO {
+			sso = "yes"
+		}
+		rows[i] = fmt.Sprintf("%s %s %s %s %s", cell(v.Email, 28), cell(v.Name, 18), cell(v.TenantID, 10), cell(v.Role, 8), sso)
+		match[i] = v.Email + " " + v.Name
+	}
+	u.pick.set(fmt.Sprintf("%s %s %s %s %s", cell("EMAIL", 28), cell("NAME", 18), cell("TENANT", 10), cell("ROLE", 8), "SSO"), rows, match)
+}
+
+func (u *users) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case orgChangedMsg:
+		u.profile, u.ask, u.tenant = nil, nil, ""
+		u.search.SetValue("")
+	case usersMsg:
+		if msg.seq != u.seq {
+			return nil // a newer search is under way
+		}
+		if msg.err != nil {
+			u.s.fail(msg.err)
+			return nil
+		}
+		u.next = msg.list.NextCursor
+		u.pick.cursor, u.pick.offset = 0, 0
+		u.setPage(msg.list.Users)
+	case searchTickMsg:
+		if msg.seq == u.seq {
+			u.cursors, u.pageNo = []string{""}, 0
+			return u.query()
+		}
+	case userMsg:
+		if msg.err != nil {
+			u.s.fail(msg.err)
+			u.profile = nil
+			return nil
+		}
+		v := msg.u
+		u.profile = &v
+	case userDeletedMsg:
+		if msg.err != nil {
+			u.s.fail(msg.err)
+			return nil
+		}
+		u.profile = nil
+		u.s.note("user %s deleted; its sessions ended", msg.u.Email)
+		return u.query()
+	case tea.KeyMsg:
+		return u.key(msg)
+	}
+	return nil
+}
+
+func (u *users) key(msg tea.KeyMsg) tea.Cmd {
+	if u.ask != nil {
+		done, cmd := u.ask.handle(msg)
+		if done {
+			u.ask = nil
+		}
+		return cmd
+	}
+	if u.typing {
+		switch msg.String() {
+		case "enter", "esc":
+			u.typing = false
+			u.search.Blur()
+			return nil
+		case "up", "down":
+			u.typing = false
+			u.search.Blur()
+			u.pick.handle(msg)
+			return nil
+		}
+		before := u.search.Value()
+		var cmd tea.Cmd
+		u.search, cmd = u.search.Update(msg)
+		if u.search.Value() == before {
+			return cmd
+		}
+		// As-you-type: a short pause, then one query; older answers are dropped.
+		u.seq++
+		seq := u.seq
+		return tea.Batch(cmd, tea.Tick(searchDelay, func(time.Time) tea.Msg { return searchTickMsg{seq} }))
+	}
+	if u.profile != nil {
+		switch {
+		case key.Matches(msg, kBack):
+			u.profile = nil
+		case key.Matches(msg, kDelete):
+			u.askDelete(*u.profile)
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, kSearch):
+		u.typing = true
+		return u.search.Focus()
+	case key.Matches(msg, kBack):
+		if u.search.Value() != "" {
+			u.search.SetValue("")
+			u.cursors, u.pageNo = []string{""}, 0
+			return u.query()
+		}
+	case key.Matches(msg, kTenant):
+		u.tenant = nextTenant(u.s.tenants, u.tenant)
+		u.cursors, u.pageNo = []string{""}, 0
+		return u.query()
+	case key.Matches(msg, kNextPage):
+		if u.next == "" {
+			u.s.note("this is the last page")
+			return nil
+		}
+		u.cursors = append(u.cursors[:u.pageNo+1], u.next)
+		u.pageNo++
+		return u.query()
+	case key.Matches(msg, kPrevPage):
+		if u.pageNo > 0 {
+			u.pageNo--
+			return u.query()
+		}
+	case key.Matches(msg, kOpen):
+		if i := u.pick.selected(); i >= 0 {
+			v := u.page[i]
+			u.profile = &v
+			return u.loadProfile(v.ID)
+		}
+	case key.Matches(msg, kDelete):
+		if i := u.pick.selected(); i >= 0 {
+			u.askDelete(u.page[i])
+		}
+	case key.Matches(msg, kRefresh):
+		return u.query()
+	default:
+		u.pick.handle(msg)
+	}
+	return nil
+}
+
+// nextTenant cycles the filter: every tenant, then each in turn.
+func nextTenant(ts []app.TenantView, cur string) string {
+	if cur == "" {
+		if len(ts) > 0 {
+			return ts[0].ID
+		}
+		return ""
+	}
+	for i, t := range ts {
+		if t.ID == cur && i+1 < len(ts) {
+			return ts[i+1].ID
+		}
+	}
+	return ""
+}
+
+func (u *users) askDelete(v app.UserView) {
+	s := u.s
+	org := s.org
+	who := v.Email
+	if v.Name != "" {
+		who = v.Name + " <" + v.Email + ">"
+	}
+	u.ask = &confirm{
+		prompt: fmt.Sprintf("Delete user %s (%s)? The user's sessions end at once.", who, v.ID),
+		yes: func() tea.Cmd {
+			return s.call("deleting user", func(ctx context.Context) tea.Msg {
+				return userDeletedMsg{u: v, err: s.admin.DeleteUser(ctx, s.actor, org, v.ID)}
+			})
+		},
+	}
+}
+
+func (u *users) view(width, height int) string {
+	if u.s.org == "" {
+		return st.dim.Render("No organization yet: create one on the Overview screen (1, then o).")
+	}
+	if u.ask != nil {
+		return u.ask.view(width)
+	}
+	if u.profile != nil {
+		return u.profileView()
+	}
+	tenant := "all tenants"
+	if u.tenant != "" {
+		tenant = "tenant " + u.tenant
+	}
+	from := u.pageNo*usersPageSize + 1
+	more := ""
+	if u.next != "" {
+		more = " · ] next"
+	}
+	info := fmt.Sprintf("%s · page %d (%d–%d)%s", tenant, u.pageNo+1, from, from+len(u.page)-1, more)
+	if len(u.page) == 0 {
+		info = fmt.Sprintf("%s · page %d", tenant, u.pageNo+1)
+	}
+	searchLine := u.search.View()
+	if !u.typing && u.search.Value() == "" {
+		searchLine = st.dim.Render("/ to search by email or name")
+	}
+	return searchLine + "\n" + st.dim.Render(info) + "\n" + u.pick.view(width, max(1, height-2))
+}
+
+func (u *users) profileView() string {
+	v := u.profile
+	sso := "no — signs in with a password, not through a partner"
+	if v.PartnerSSO {
+		sso = st.ok.Render("yes") + " — signs in only through a partner"
+	}
+	partner := orDash(v.PartnerID)
+	sessions := "…"
+	if v.Sessions != nil {
+		sessions = fmt.Sprintf("%d active", *v.Sessions)
+	}
+	tenant := v.TenantID
+	if name := u.s.tenantName(v.TenantID); name != "" {
+		tenant += " (" + name + ")"
+	}
+	row := func(label, value string) string { return "  " + st.label.Render(cell(label, 14)) + value + "\n" }
+	return st.title.Render(orDash(v.Name)) + " " + st.dim.Render("<"+v.Email+">") + "\n\n" +
+		row("user id", v.ID) +
+		row("Partner SSO", sso) +
+		row("partner", partner) +
+		row("tenant", tenant) +
+		row("role", v.Role) +
+		row("last sign-in", fmtOptTime(v.LastSignInAt)) +
+		row("sessions", sessions) +
+		row("created", fmtTime(v.CreatedAt))
+}
