@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -143,6 +144,7 @@ func openInstance(cfg app.Config, log *slog.Logger) (*instance, error) {
 		store.Close()
 		return nil, err
 	}
+	mets.WatchStore(svc)
 	return &instance{cfg: cfg, log: log, store: store, svc: svc, mets: mets}, nil
 }
 
@@ -428,10 +430,6 @@ func runRekey(args []string) error {
 	return nil
 }
 
-// Placeholders replaced by the operations work.
-func runBackup([]string) error { return errors.New("backup: not available yet") }
-func runAudit([]string) error  { return errors.New("audit: not available yet") }
-
 // runConsole starts the terminal console: over the admin socket when a
 // server answers there, else on the database opened directly (failing fast,
 // with the store's message, if another process holds its lock).
@@ -459,4 +457,193 @@ func runConsole(args []string) error {
 		opts.Admin, opts.Actor, opts.Mode = inst.svc, app.Console, tui.ModeDirect
 	}
 	return tui.Run(opts)
+}
+
+// openStoreOnly opens an existing database without the service (backup and
+// audit need no key ring); it never creates a database that is not there.
+func openStoreOnly(cfg app.Config) (*bolt.Store, error) {
+	path := cfg.DatabasePath()
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database at %s (is storage.dir right?): %w", path, err)
+	}
+	return bolt.Open(path, bolt.Options{Timeout: 2 * time.Second})
+}
+
+// runBackup writes a consistent copy of the database: through the admin
+// socket while a server runs, else straight from the file. The copy is
+// written to a temporary file beside FILE, synced, opened and checked with
+// the bbolt consistency check, and only then renamed over FILE (mode 0600).
+func runBackup(args []string) error {
+	fs := newFlags("backup")
+	out := fs.String("out", "", "file to write the copy to")
+	cfgPath := fs.String("config", "", "TOML configuration file (or GATEHOUSE_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("backup: --out FILE is required")
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if abs, err := filepath.Abs(*out); err == nil {
+		if db, err := filepath.Abs(cfg.DatabasePath()); err == nil && abs == db {
+			return errors.New("backup: --out must not be the live database")
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	via := "database file"
+	n, err := writeAtomically(*out, func(w io.Writer) (int64, error) {
+		if c := socketClient(cfg); c != nil {
+			via = "running server"
+			cw := &countingWriter{w: w}
+			err := c.Do(ctx, http.MethodGet, "/api/v1/backup", nil, cw)
+			return cw.n, err
+		}
+		store, err := openStoreOnly(cfg)
+		if err != nil {
+			return 0, err
+		}
+		defer store.Close()
+		return store.Backup(ctx, w)
+	}, verifyBackup)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Printf("wrote %s (%d bytes, from the %s); consistency check passed\n", *out, n, via)
+	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// verifyBackup opens a copy as a database and runs the full consistency check.
+func verifyBackup(path string) error {
+	store, err := bolt.Open(path, bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("the copy does not open: %w", err)
+	}
+	if err := store.Check(); err != nil {
+		store.Close()
+		return fmt.Errorf("the copy fails the consistency check: %w", err)
+	}
+	return store.Close()
+}
+
+// writeAtomically writes a temporary file beside path (0600), syncs it,
+// runs verify on it and renames it over path, syncing the directory; on any
+// failure path is left as it was.
+func writeAtomically(path string, write func(io.Writer) (int64, error), verify func(string) error) (int64, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return 0, err
+	}
+	n, err := write(f)
+	if err != nil {
+		return n, err
+	}
+	if n == 0 {
+		return 0, errors.New("the copy is empty")
+	}
+	if err := f.Sync(); err != nil {
+		return n, err
+	}
+	if err := f.Close(); err != nil {
+		return n, err
+	}
+	if err := verify(tmp); err != nil {
+		return n, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return n, err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return n, nil
+}
+
+// runAudit is `gatehouse audit verify|export`: through the admin socket
+// while a server runs, else straight from the database file.
+func runAudit(args []string) error {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
+		return errors.New("audit: usage: gatehouse audit verify|export [--config FILE]")
+	}
+	sub := args[0]
+	fs := newFlags("audit " + sub)
+	cfgPath := fs.String("config", "", "TOML configuration file (or GATEHOUSE_CONFIG)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	c := socketClient(cfg)
+	var store *bolt.Store
+	if c == nil {
+		if store, err = openStoreOnly(cfg); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		defer store.Close()
+	}
+	if sub == "export" {
+		w := bufio.NewWriterSize(os.Stdout, 64<<10)
+		if c != nil {
+			err = c.Do(ctx, http.MethodGet, "/api/v1/audit/export", nil, w)
+		} else {
+			_, err = app.ExportAuditLines(ctx, store, w)
+		}
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return fmt.Errorf("audit export: %w", err)
+		}
+		return nil
+	}
+	var v app.AuditVerification
+	if c != nil {
+		err = c.Do(ctx, http.MethodGet, "/api/v1/audit/verify", nil, &v)
+	} else {
+		v, err = app.VerifyAuditChain(ctx, store)
+	}
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	if !v.OK {
+		return fmt.Errorf("audit verify: FAILED at event %d: %s (%d events before it verified)", v.BadSeq, v.Problem, v.Events)
+	}
+	if v.Events == 0 {
+		fmt.Println("audit chain OK: no events")
+		return nil
+	}
+	fmt.Printf("audit chain OK: %d events (seq %d to %d)\n", v.Events, v.First, v.Last)
+	return nil
 }

@@ -40,6 +40,9 @@ func (a Actor) String() string {
 
 func (a Actor) fullRights() bool { return a.Kind == ActorOperator || a.Kind == ActorConsole }
 
+// FullRights reports whether the actor is the operator (socket or console).
+func (a Actor) FullRights() bool { return a.fullRights() }
+
 // access is what an operation needs.
 type access int
 

@@ -76,6 +76,7 @@ func (s *Server) AdminHandler(auth AdminAuth) (http.Handler, error) {
 	api.DELETE("/orgs/:org/users/:id", s.deleteUser)
 
 	api.POST("/rekey", s.rekey)
+	s.registerOps(api)
 	return r, nil
 }
 
@@ -292,12 +293,4 @@ func (s *Server) deleteUser(c *gin.Context) {
 func (s *Server) rekey(c *gin.Context) {
 	n, err := s.svc.Rekey(c, actorOf(c))
 	s.respond(c, http.StatusOK, gin.H{"resealed": n}, err)
-}
-
-// TokenAuth authenticates bearer admin tokens on the TCP admin listener.
-// Placeholder until admin tokens land: every request is refused.
-func TokenAuth(svc *app.Service) AdminAuth {
-	return func(*gin.Context) (app.Actor, error) {
-		return app.Actor{}, app.Errorf(app.CodeUnauthorized, "admin tokens are not available yet")
-	}
 }

@@ -1,12 +1,16 @@
 package web
 
 import (
+	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gatehouse/app"
 )
 
 // Metrics are Gatehouse's Prometheus metrics; it implements app.Observer.
@@ -15,8 +19,14 @@ type Metrics struct {
 	signIns     *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	forwardAuth *prometheus.CounterVec
-	keyLastUsed *prometheus.GaugeVec
+
+	// keyUses holds the newest use this process saw per org/kid; the store's
+	// last_used_at (written at most once a minute) fills in after a restart.
+	keyMu   sync.Mutex
+	keyUses map[[2]string]time.Time
 }
+
+var _ app.Observer = (*Metrics)(nil)
 
 // NewMetrics registers the metrics on a fresh registry; extra collectors
 // (gauges that read the store) may be passed in.
@@ -33,11 +43,9 @@ func NewMetrics(extra []prometheus.Collector) *Metrics {
 		forwardAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_forward_auth_total", Help: "Forward-auth checks by outcome (allowed, forbidden, unauthenticated).",
 		}, []string{"outcome"}),
-		keyLastUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "gatehouse_partner_key_last_used_timestamp_seconds", Help: "When each partner key last verified a token.",
-		}, []string{"org", "kid"}),
+		keyUses: map[[2]string]time.Time{},
 	}
-	m.registry.MustRegister(m.signIns, m.latency, m.forwardAuth, m.keyLastUsed,
+	m.registry.MustRegister(m.signIns, m.latency, m.forwardAuth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range extra {
 		m.registry.MustRegister(c)
@@ -53,7 +61,18 @@ func (m *Metrics) SignIn(method, outcome, code string, took time.Duration) {
 
 // KeyUsed records a key's use.
 func (m *Metrics) KeyUsed(orgID, kid string, at time.Time) {
-	m.keyLastUsed.WithLabelValues(orgID, kid).Set(float64(at.Unix()))
+	m.keyMu.Lock()
+	defer m.keyMu.Unlock()
+	k := [2]string{orgID, kid}
+	if at.After(m.keyUses[k]) {
+		m.keyUses[k] = at
+	}
+}
+
+func (m *Metrics) keyUse(orgID, kid string) time.Time {
+	m.keyMu.Lock()
+	defer m.keyMu.Unlock()
+	return m.keyUses[[2]string{orgID, kid}]
 }
 
 func (m *Metrics) countForwardAuth(outcome string) { m.forwardAuth.WithLabelValues(outcome).Inc() }
@@ -61,4 +80,84 @@ func (m *Metrics) countForwardAuth(outcome string) { m.forwardAuth.WithLabelValu
 // Handler serves the registry.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// StatsSource reads the store's gauges (*app.Service).
+type StatsSource interface {
+	Stats(ctx context.Context) (app.Stats, error)
+}
+
+// StatsCacheTTL is how long store gauges are reused between scrapes, so a
+// scrape costs a store read at most this often however often it comes.
+const StatsCacheTTL = 15 * time.Second
+
+// WatchStore adds the gauges read from the store: active sessions, users per
+// tenant and partner key last use. Call it once.
+func (m *Metrics) WatchStore(src StatsSource) {
+	m.registry.MustRegister(&storeCollector{src: src, m: m, ttl: StatsCacheTTL, now: time.Now})
+}
+
+var (
+	descSessions = prometheus.NewDesc("gatehouse_active_sessions", "Sessions not yet expired.", nil, nil)
+	descUsers    = prometheus.NewDesc("gatehouse_users", "Users per tenant.", []string{"org", "tenant"}, nil)
+	descKeyUse   = prometheus.NewDesc("gatehouse_partner_key_last_used_timestamp_seconds",
+		"When each partner key last verified a token (0: never).", []string{"org", "kid", "partner"}, nil)
+	descStatsErr = prometheus.NewDesc("gatehouse_store_stats_errors_total", "Failed reads of the store gauges.", nil, nil)
+)
+
+// storeCollector serves cached store gauges.
+type storeCollector struct {
+	src StatsSource
+	m   *Metrics
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	at      time.Time
+	stats   app.Stats
+	errs    int
+	hasData bool
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSessions
+	ch <- descUsers
+	ch <- descKeyUse
+	ch <- descStatsErr
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if !c.hasData || c.now().Sub(c.at) >= c.ttl {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := c.src.Stats(ctx)
+		cancel()
+		if err != nil {
+			c.errs++
+		} else {
+			c.stats, c.hasData = st, true
+		}
+		c.at = c.now() // a failing store is retried after ttl too, not on every scrape
+	}
+	st, errs, ok := c.stats, c.errs, c.hasData
+	c.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(descStatsErr, prometheus.CounterValue, float64(errs))
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(st.ActiveSessions))
+	for _, t := range st.Tenants {
+		ch <- prometheus.MustNewConstMetric(descUsers, prometheus.GaugeValue, float64(t.Users), t.OrgID, t.TenantID)
+	}
+	for _, k := range st.Keys {
+		last := k.LastUsedAt
+		if seen := c.m.keyUse(k.OrgID, k.Kid); seen.After(last) {
+			last = seen
+		}
+		v := 0.0
+		if !last.IsZero() {
+			v = float64(last.Unix())
+		}
+		ch <- prometheus.MustNewConstMetric(descKeyUse, prometheus.GaugeValue, v, k.OrgID, k.Kid, k.PartnerID)
+	}
 }

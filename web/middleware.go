@@ -35,6 +35,9 @@ func (s *Server) recovery() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler { // a stream cut short on purpose (backup)
+					panic(r)
+				}
 				s.log.Error("panic in handler", "request_id", requestID(c), "path", c.FullPath(), "stack", string(debug.Stack()))
 				c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody{Code: app.CodeInternal, Message: "internal error", RequestID: requestID(c)})
 			}
