@@ -1,8 +1,11 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -20,28 +23,25 @@ import (
 func planAudit(tx *bbolt.Tx, ws *writeSet, e storage.AuditEvent) (storage.AuditEvent, error) {
 	b := tx.Bucket(bktAudit)
 	e.Seq = b.Sequence() + 1
-	e.PrevHash = ""
-	if _, last := b.Cursor().Last(); last != nil {
-		var prev struct {
-			Hash string `json:"hash"`
-		}
-		if err := json.Unmarshal(last, &prev); err != nil {
-			return e, fmt.Errorf("decode last audit event: %w", err)
-		}
-		e.PrevHash = prev.Hash
-	} else {
-		// Everything was pruned: continue the chain from the newest pruned event.
-		e.PrevHash = string(tx.Bucket(bktMeta).Get(metaAuditHead))
-	}
-	h, err := storage.HashEvent(e)
-	if err != nil {
-		return e, err
-	}
-	e.Hash = h
+	// The chain head (the newest event's hash, or the newest pruned one's)
+	// lives in the meta bucket, so appending never decodes the last event.
+	e.PrevHash = string(tx.Bucket(bktMeta).Get(metaAuditHead))
+	e.Hash = ""
 	data, err := json.Marshal(e)
 	if err != nil {
 		return e, fmt.Errorf("encode audit event: %w", err)
 	}
+	// HashEvent is SHA-256 over exactly these bytes (Hash empty). Hash is the
+	// last member, so the stored record is the same bytes with the hash
+	// spliced in: one marshal instead of two inside the group writer.
+	sum := sha256.Sum256(data)
+	e.Hash = hex.EncodeToString(sum[:])
+	const emptyHash = `"hash":""}`
+	if !bytes.HasSuffix(data, []byte(emptyHash)) {
+		return e, fmt.Errorf("encode audit event: unexpected layout")
+	}
+	data = append(append(data[:len(data)-len(emptyHash)], `"hash":"`+e.Hash+`"}`...), nil...)
+	ws.put(bktMeta, metaAuditHead, []byte(e.Hash))
 	ws.put(bktAudit, u64(e.Seq), data)
 	ws.setSeq(bktAudit, e.Seq)
 	return e, nil
@@ -215,9 +215,9 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
 					return err
 				}
 			}
-			// Victims are in Seq order; remember the newest so the chain can
-			// continue if the bucket ends up empty.
-			return tx.Bucket(bktMeta).Put(metaAuditHead, []byte(chunk[len(chunk)-1].hash))
+			// The chain head is the newest event's hash, kept by every
+			// append, so pruning older events leaves it as it is.
+			return nil
 		})
 		if err != nil {
 			return n, fmt.Errorf("prune audit: %w", err)

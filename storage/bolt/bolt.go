@@ -63,7 +63,7 @@ var (
 var (
 	metaFormat    = []byte("format")
 	metaVersion   = []byte("version")
-	metaAuditHead = []byte("audit_head") // hash of the newest pruned event, for chaining after a full prune
+	metaAuditHead = []byte("audit_head") // hash of the newest event ever appended: the chain head
 )
 
 // Fill percents for buckets whose keys grow at the end. bbolt splits pages at
