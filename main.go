@@ -16,7 +16,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -196,8 +198,8 @@ func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 	if err != nil {
 		return fmt.Errorf("admin.socket: %w", err)
 	}
-	if err := os.Chmod(sockPath, 0o600); err != nil {
-		return fmt.Errorf("admin.socket: %w", err)
+	if err := secureSocket(sockPath, cfg.Admin.SocketGroup); err != nil {
+		return err
 	}
 	defer os.Remove(sockPath)
 
@@ -645,5 +647,29 @@ func runAudit(args []string) error {
 		return nil
 	}
 	fmt.Printf("audit chain OK: %d events (seq %d to %d)\n", v.Events, v.First, v.Last)
+	return nil
+}
+
+// secureSocket makes the admin socket 0600, or 0660 owned by group when
+// admin.socket_group is set (members may then run `gatehouse console`).
+func secureSocket(path, group string) error {
+	mode := os.FileMode(0o600)
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return fmt.Errorf("admin.socket_group: %w", err)
+		}
+		gid, err := strconv.Atoi(g.Gid)
+		if err != nil {
+			return fmt.Errorf("admin.socket_group: gid %q: %w", g.Gid, err)
+		}
+		if err := os.Chown(path, -1, gid); err != nil {
+			return fmt.Errorf("admin.socket_group: %w", err)
+		}
+		mode = 0o660
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("admin.socket: %w", err)
+	}
 	return nil
 }

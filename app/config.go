@@ -49,8 +49,9 @@ type StorageConfig struct {
 
 // AdminConfig is the [admin] section.
 type AdminConfig struct {
-	Socket string
-	Listen string
+	Socket      string
+	SocketGroup string // when set, the socket is chgrp'd to it and made 0660
+	Listen      string
 }
 
 // CryptoConfig is the [crypto] section: version → base64url AES-256 key.
@@ -159,7 +160,7 @@ var configKeys = map[string]keyKind{
 	"server.listen": kindString, "server.public_url": kindString, "server.trusted_proxies": kindList,
 	"server.max_body_bytes": kindInt, "server.tls_cert": kindString, "server.tls_key": kindString,
 	"storage.dir":  kindString,
-	"admin.socket": kindString, "admin.listen": kindString,
+	"admin.socket": kindString, "admin.socket_group": kindString, "admin.listen": kindString,
 	"sso.clock_skew": kindDuration, "sso.max_token_lifetime": kindDuration, "sso.require_jti": kindBool,
 	"sso.hmac_tolerance": kindDuration, "sso.login_token_ttl": kindDuration,
 	"session.ttl": kindDuration, "session.cookie_name": kindString, "session.cookie_domain": kindString,
@@ -285,6 +286,8 @@ func (c *Config) set(key string, raw any) error {
 		c.Storage.Dir = str
 	case "admin.socket":
 		c.Admin.Socket = str
+	case "admin.socket_group":
+		c.Admin.SocketGroup = str
 	case "admin.listen":
 		c.Admin.Listen = str
 	case "sso.clock_skew":
