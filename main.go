@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -343,6 +344,12 @@ func runDemo(args []string) error {
 	cfg.Server.PublicURL = "http://" + ln.Addr().String()
 	cfg.Storage.Dir = dir
 	cfg.Log.Level = "warn"
+	// A throw-away key: the demo's data dies with it, so there is nothing to back up.
+	demoKey := make([]byte, 32)
+	if _, err := rand.Read(demoKey); err != nil {
+		return err
+	}
+	cfg.Crypto.EncryptionKeys = map[int][]byte{1: demoKey}
 	log := newLogger(cfg.Log, os.Stderr)
 	inst, err := openInstance(cfg, log)
 	if err != nil {
@@ -355,9 +362,12 @@ func runDemo(args []string) error {
 	}
 	fmt.Printf(`Gatehouse demo is running (data in a temporary directory, deleted on exit).
 
-  Open the demo partner portal:  %s/demo
-  Organization: %s   Tenant: %s   Key id: %s
-  Admin socket:  %s
+  Open the demo partner portal:  %[1]s/demo
+  Organization: %[2]s   Tenant: %[3]s   Key id: %[4]s
+
+  In another terminal:
+    GATEHOUSE_ADMIN__SOCKET=%[5]s gatehouse console
+    curl -s --unix-socket %[5]s http://gatehouse/api/v1/orgs/%[2]s/users
 
 Press Ctrl-C to stop.
 `, cfg.PublicBaseURL(), demo.OrgID, demo.TenantID, demo.Kid, cfg.AdminSocketPath())

@@ -75,17 +75,17 @@ func TestPartnerRegistrationAndPolicies(t *testing.T) {
 	}
 
 	for body, field := range map[string]string{
-		`{"name":"X","allowed_source_ips":["10.0.0.1","10.0.0.0/8","nope"]}`: "allowed_source_ips[2]",
-		`{"name":"X","allowed_source_ips":["10.0.0.1/8x"]}`:                   "allowed_source_ips[0]",
-		`{"name":"X","allowed_origins":["https://user@portal.example"]}`:      "allowed_origins[0]",
-		`{"name":"X","allowed_origins":["ftp://portal.example"]}`:             "allowed_origins[0]",
-		`{"name":"X","max_users":-1}`:                                         "max_users",
-		`{"name":"X","allowed_roles":["owner"]}`:                              "allowed_roles[0]",
-		`{"name":"X","allowed_tenants":["t9"]}`:                               "allowed_tenants[0]",
-		`{"name":"X","user_provisioning":"sometimes"}`:                        "user_provisioning",
-		`{"name":"` + strings.Repeat("n", 256) + `"}`:                         "name",
-		`{"name":"X","allowed_email_domains":"example.com"}`:                  "allowed_email_domains",
-		`{"name":"X","colour":"blue"}`:                                        "colour",
+		`{"name":"X","allowed_source_ips":["10.0.0.1","10.0.0.0/8","nope"]}`:                    "allowed_source_ips[2]",
+		`{"name":"X","allowed_source_ips":["10.0.0.1/8x"]}`:                                     "allowed_source_ips[0]",
+		`{"name":"X","allowed_origins":["https://user@portal.example"]}`:                        "allowed_origins[0]",
+		`{"name":"X","allowed_origins":["ftp://portal.example"]}`:                               "allowed_origins[0]",
+		`{"name":"X","max_users":-1}`:                                                           "max_users",
+		`{"name":"X","allowed_roles":["owner"]}`:                                                "allowed_roles[0]",
+		`{"name":"X","allowed_tenants":["t9"]}`:                                                 "allowed_tenants[0]",
+		`{"name":"X","user_provisioning":"sometimes"}`:                                          "user_provisioning",
+		`{"name":"` + strings.Repeat("n", 256) + `"}`:                                           "name",
+		`{"name":"X","allowed_email_domains":"example.com"}`:                                    "allowed_email_domains",
+		`{"name":"X","colour":"blue"}`:                                                          "colour",
 		`{"name":"X","allowed_email_domains":[` + strings.Repeat(`"a.com",`, 100) + `"b.com"]}`: "allowed_email_domains",
 	} {
 		code, e := f.admin(t, "POST", "/api/v1/orgs/acme/partners", body)
