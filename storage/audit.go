@@ -17,16 +17,8 @@ import (
 // stored event is read and verified.
 func HashEvent(e AuditEvent) (string, error) {
 	e.Hash = ""
-	if e.Details != nil {
-		raw, err := json.Marshal(e.Details)
-		if err != nil {
-			return "", fmt.Errorf("hash audit event: %w", err)
-		}
-		var canon map[string]any
-		if err := json.Unmarshal(raw, &canon); err != nil {
-			return "", fmt.Errorf("hash audit event: %w", err)
-		}
-		e.Details = canon
+	if err := CanonicalizeDetails(&e); err != nil {
+		return "", fmt.Errorf("hash audit event: %w", err)
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -34,4 +26,23 @@ func HashEvent(e AuditEvent) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// CanonicalizeDetails replaces e.Details with its JSON round-trip form, the
+// form HashEvent hashes. A backend that canonicalises before its write path
+// can hash the bytes it stores, marshalling each event once.
+func CanonicalizeDetails(e *AuditEvent) error {
+	if e.Details == nil {
+		return nil
+	}
+	raw, err := json.Marshal(e.Details)
+	if err != nil {
+		return err
+	}
+	var canon map[string]any
+	if err := json.Unmarshal(raw, &canon); err != nil {
+		return err
+	}
+	e.Details = canon
+	return nil
 }

@@ -31,7 +31,8 @@ func planAudit(tx *bbolt.Tx, ws *writeSet, e storage.AuditEvent) (storage.AuditE
 	if err != nil {
 		return e, fmt.Errorf("encode audit event: %w", err)
 	}
-	// HashEvent is SHA-256 over exactly these bytes (Hash empty). Hash is the
+	// HashEvent is SHA-256 over exactly these bytes (Hash empty; callers
+	// canonicalised Details before queuing). Hash is the
 	// last member, so the stored record is the same bytes with the hash
 	// spliced in: one marshal instead of two inside the group writer.
 	sum := sha256.Sum256(data)
@@ -51,6 +52,11 @@ func planAudit(tx *bbolt.Tx, ws *writeSet, e storage.AuditEvent) (storage.AuditE
 // through the group writer because failed sign-ins append one each.
 func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) (storage.AuditEvent, error) {
 	var out storage.AuditEvent
+	// Canonical details make the writer's single marshal equal HashEvent's
+	// input; doing it here keeps that work off the group writer.
+	if err := storage.CanonicalizeDetails(&e); err != nil {
+		return out, fmt.Errorf("append audit: %w", err)
+	}
 	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
 		var ws writeSet
 		var err error

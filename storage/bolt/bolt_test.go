@@ -541,3 +541,41 @@ func benchSignIn(b *testing.B, opts Options) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signins/s")
 }
+
+// TestAuditSpliceMatchesHashEvent: the writer hashes the bytes it stores;
+// they must equal HashEvent's canonical form even for struct-valued details.
+func TestAuditSpliceMatchesHashEvent(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "a.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	type change struct {
+		Before any `json:"before"`
+		After  any `json:"after"`
+	}
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		_, err := s.AppendAudit(ctx, storage.AuditEvent{ID: fmt.Sprint("e", i), Type: "partner.update",
+			Time: time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC),
+			Details: map[string]any{"changes": map[string]any{"name": change{Before: "a", After: "b"}}, "n": i}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	prev := ""
+	err = s.WalkAudit(ctx, func(e storage.AuditEvent) error {
+		h, err := storage.HashEvent(e)
+		if err != nil {
+			return err
+		}
+		if h != e.Hash || e.PrevHash != prev {
+			t.Errorf("seq %d: stored hash %s, recomputed %s; prev %s want %s", e.Seq, e.Hash, h, e.PrevHash, prev)
+		}
+		prev = e.Hash
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -22,6 +22,13 @@ import (
 // same transaction, so a sign-in racing a deactivation either commits before
 // it (and its session is revoked with the others) or is refused.
 func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User, error) {
+	if w.Audit != nil {
+		e := *w.Audit
+		if err := storage.CanonicalizeDetails(&e); err != nil {
+			return storage.User{}, fmt.Errorf("sign in: audit details: %w", err)
+		}
+		w.Audit = &e
+	}
 	if w.Provision == nil {
 		return storage.User{}, errors.New("sign in: no provision function")
 	}
