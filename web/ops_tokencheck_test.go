@@ -124,7 +124,9 @@ func TestTokenCheckEveryFailure(t *testing.T) {
 			}
 		}, input: jwtWith(func(c map[string]any) { c["jti"] = "used-once" }), code: app.CodeInvalidToken, failed: "replay", realCheck: true},
 		{name: "jwt unknown tenant", input: jwtWith(func(c map[string]any) { c["tenantId"] = "nope" }), code: app.CodeInvalidKeyOrTenant, failed: "tenant", realCheck: true},
-		{name: "jwt partner deactivated", setup: func(w *opsWorld) { w.call(t, "operator", "POST", "/api/v1/orgs/acme/partners/"+w.partner.ID+"/deactivate", "") },
+		{name: "jwt partner deactivated", setup: func(w *opsWorld) {
+			w.call(t, "operator", "POST", "/api/v1/orgs/acme/partners/"+w.partner.ID+"/deactivate", "")
+		},
 			input: jwtWith(func(map[string]any) {}), code: app.CodeAccessDenied, failed: "partner policies", realCheck: true},
 		{name: "jwt role policy", setup: policy(`{"allowed_roles":["readOnly"]}`), input: jwtWith(func(map[string]any) {}), code: app.CodeAccessDenied, failed: "partner policies", realCheck: true},
 		{name: "jwt email domain policy", setup: policy(`{"allowed_email_domains":["corp.test"]}`), input: jwtWith(func(map[string]any) {}), code: app.CodeAccessDenied, failed: "partner policies", realCheck: true},
@@ -159,7 +161,9 @@ func TestTokenCheckEveryFailure(t *testing.T) {
 			ts := w.clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 			return map[string]any{"consumer_key": w.partner.ConsumerKey, "timestamp": ts, "body": string(body), "signature": app.SignHMAC(w.partner.ConsumerSecret, ts, w.partner.ConsumerKey, body)}
 		}, code: app.CodeSignatureExpired, failed: "timestamp"},
-		{name: "hmac partner inactive", setup: func(w *opsWorld) { w.call(t, "operator", "POST", "/api/v1/orgs/acme/partners/"+w.partner.ID+"/deactivate", "") },
+		{name: "hmac partner inactive", setup: func(w *opsWorld) {
+			w.call(t, "operator", "POST", "/api/v1/orgs/acme/partners/"+w.partner.ID+"/deactivate", "")
+		},
 			input: hmacWith("t1", "dave@example.com", "admin", nil), code: app.CodePartnerInactive, failed: "partner active"},
 		{name: "hmac source ip", setup: policy(`{"allowed_source_ips":["10.0.0.0/8"]}`), input: hmacWith("t1", "dave@example.com", "admin", nil), code: app.CodeSourceIPNotAllowed, failed: "source ip"},
 		{name: "hmac bad body", input: hmacWith("t1", "not-an-email", "admin", nil), code: app.CodeValidation, failed: "body"},
