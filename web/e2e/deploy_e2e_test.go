@@ -68,6 +68,15 @@ func TestAdminSocketGroup(t *testing.T) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && strconv.Itoa(int(st.Gid)) != g.Gid {
 		t.Errorf("socket group %d, want %s", st.Gid, g.Gid)
 	}
-	// The socket answers as before.
+	// The socket answers as before, and a client that knows only the
+	// socket's path (as docs/deploy.md has admins do) reaches the server.
 	s.MustAPI("GET", "/api/v1/orgs", nil, 200, nil)
+	out := filepath.Join(t.TempDir(), "backup.db")
+	cmd := exec.Command(Binary(t), "backup", "--out", out)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "GATEHOUSE_CONFIG=", "GATEHOUSE_ADMIN__SOCKET="+s.Socket)
+	b, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "running server") {
+		t.Fatalf("backup over the socket: %v\n%s", err, b)
+	}
 }
