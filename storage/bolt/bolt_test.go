@@ -557,7 +557,7 @@ func TestAuditSpliceMatchesHashEvent(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		_, err := s.AppendAudit(ctx, storage.AuditEvent{ID: fmt.Sprint("e", i), Type: "partner.update",
-			Time: time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC),
+			Time:    time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC),
 			Details: map[string]any{"changes": map[string]any{"name": change{Before: "a", After: "b"}}, "n": i}})
 		if err != nil {
 			t.Fatal(err)
