@@ -43,7 +43,7 @@ type auditMsg struct {
 }
 
 func newAudit(s *session) *audit {
-	in := textinput.New()
+	in := newInput()
 	in.Prompt = "type: "
 	in.Placeholder = "e.g. signin. or partner.create"
 	in.CharLimit = 64
@@ -62,7 +62,7 @@ func (a *audit) keys() keyMap {
 		return keyMap{short: []key.Binding{kBack}}
 	}
 	return keyMap{
-		short: []key.Binding{kType, kSearch, kOpen, kNextPage, kPrevPage, kRefresh},
+		short: []key.Binding{kType, kSearch, kOpen, kPage},
 		full:  [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kType, kSearch, kBack}, {kOpen, kNextPage, kPrevPage, kRefresh}},
 	}
 }

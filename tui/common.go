@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textarea"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -43,12 +44,10 @@ type session struct {
 // doneMsg wraps the result of a call so the root can stop its spinner.
 type doneMsg struct{ msg tea.Msg }
 
-// call runs f off the update loop as a tea.Cmd with the spinner on. The
-// status line is cleared: a new action starts with a clean slate.
+// call runs f off the update loop as a tea.Cmd with the spinner on.
 func (s *session) call(label string, f func(ctx context.Context) tea.Msg) tea.Cmd {
 	s.busy++
 	s.busyLabel = label
-	s.err, s.info = nil, ""
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
@@ -185,6 +184,14 @@ func fit(s string, width, height int) string {
 	return strings.Join(lines, "\n")
 }
 
+// newInput is a one-line text field with a steady cursor: a blinking one
+// redraws the screen twice a second for nothing.
+func newInput() textinput.Model {
+	in := textinput.New()
+	in.Cursor.SetMode(cursor.CursorStatic)
+	return in
+}
+
 // --- picker: a cursor list with a local filter ---
 
 type picker struct {
@@ -200,7 +207,7 @@ type picker struct {
 }
 
 func newPicker(empty string) picker {
-	f := textinput.New()
+	f := newInput()
 	f.Prompt = "/ "
 	f.Placeholder = "filter"
 	return picker{filter: f, empty: empty}
@@ -360,7 +367,7 @@ func newForm(title, hint string) *form { return &form{title: title, hint: hint} 
 
 // add appends a one-line field with an initial value.
 func (f *form) add(label, value, placeholder string) *form {
-	in := textinput.New()
+	in := newInput()
 	in.Prompt = ""
 	in.Placeholder = placeholder
 	in.CharLimit = 4096
@@ -375,6 +382,7 @@ func (f *form) add(label, value, placeholder string) *form {
 // addArea appends a multi-line field.
 func (f *form) addArea(label, placeholder string, height int) *form {
 	ta := textarea.New()
+	ta.Cursor.SetMode(cursor.CursorStatic)
 	ta.Placeholder = placeholder
 	ta.ShowLineNumbers = false
 	ta.CharLimit = 20000

@@ -13,7 +13,7 @@ type globalKeys struct {
 var gkeys = globalKeys{
 	Next: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next screen")),
 	Prev: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous screen")),
-	Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "toggle help")),
+	Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 	Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	Jump: key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "go to screen")),
 }
@@ -36,17 +36,18 @@ var (
 
 	kAddKey    = key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add key"))
 	kRemoveKey = key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "remove key"))
-	kRotate    = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rotate secret"))
+	kRotate    = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rotate"))
 	kToggle    = key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "(de)activate"))
-	kPolicies  = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit policies"))
+	kPolicies  = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "policies"))
 	kRegister  = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "register"))
 	kNewOrg    = key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "new org"))
 	kSelectOrg = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "use org"))
 
-	kTenant   = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "tenant filter"))
+	kTenant   = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "tenant"))
 	kNextPage = key.NewBinding(key.WithKeys("]", "pgdown"), key.WithHelp("]", "next page"))
 	kPrevPage = key.NewBinding(key.WithKeys("[", "pgup"), key.WithHelp("[", "prev page"))
-	kType     = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "type filter"))
+	kType     = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "family"))
+	kPage     = key.NewBinding(key.WithKeys("]", "["), key.WithHelp("]/[", "page"))
 	kCheck    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "check"))
 
 	kFieldNext = key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next field"))
@@ -68,7 +69,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 	if k.input {
 		return k.short
 	}
-	return append(append([]key.Binding{}, k.short...), gkeys.Next, gkeys.Help, gkeys.Quit)
+	return append(append([]key.Binding{}, k.short...), gkeys.Help, gkeys.Quit)
 }
 
 // FullHelp is the `?` help: the screen's groups, then navigation.

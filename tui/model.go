@@ -44,6 +44,7 @@ type Model struct {
 	help    help.Model
 	spin    spinner.Model
 	ticking bool
+	started bool // the first screen was loaded
 	quit    bool
 }
 
@@ -112,6 +113,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.s.busy--
 		return m, m.after(m.route(msg.msg))
 	case tea.KeyMsg:
+		// A key starts a new action: the last one's outcome leaves the status line.
+		m.s.err, m.s.info = nil, ""
 		if cmd, ok := m.global(msg); ok {
 			return m, m.after(cmd)
 		}
@@ -139,6 +142,10 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		}
 		if msg.tenants != nil {
 			m.s.tenants = msg.tenants
+		}
+		if !m.started {
+			m.started = true
+			cmds = append(cmds, m.screens[m.active].load())
 		}
 	case orgChangedMsg:
 		cmds = append(cmds, m.loadOrgs())

@@ -58,7 +58,7 @@ func (o *overview) keys() keyMap {
 		return formKeys
 	}
 	return keyMap{
-		short: []key.Binding{kUp, kDown, kSelectOrg, kNewOrg, kRefresh},
+		short: []key.Binding{kSelectOrg, kNewOrg, kRefresh},
 		full:  [][]key.Binding{{kUp, kDown, kSelectOrg}, {kNewOrg, kRefresh}},
 	}
 }

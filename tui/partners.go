@@ -109,7 +109,7 @@ func (p *partners) keys() keyMap {
 		return keyMap{short: []key.Binding{kOpen, kBack}, input: true}
 	case p.open != nil:
 		return keyMap{
-			short: []key.Binding{kAddKey, kRemoveKey, kPolicies, kRotate, kToggle, kBack},
+			short: []key.Binding{kAddKey, kRemoveKey, kPolicies, kRotate},
 			full: [][]key.Binding{{kUp, kDown}, {kAddKey, kRemoveKey}, {kPolicies, kRotate, kToggle},
 				{kDelete, kRefresh, kBack}},
 		}

@@ -28,7 +28,7 @@ type tokenCheckMsg struct {
 var kPaste = key.NewBinding(key.WithKeys("enter", "/"), key.WithHelp("enter", "paste a token"))
 
 func newTokenCheck(s *session) *tokenCheck {
-	in := textinput.New()
+	in := newInput()
 	in.Prompt = "token: "
 	in.Placeholder = "paste a partner's JWT (eyJ…)"
 	in.CharLimit = 64 << 10

@@ -27,6 +27,8 @@ type users struct {
 	typing bool
 	tenant string // "" = every tenant
 	seq    int    // the newest query; older answers are dropped
+	// pending: the search text changed and its query has not started yet.
+	pending bool
 
 	page    []app.UserView
 	pick    picker
@@ -57,7 +59,7 @@ type userDeletedMsg struct {
 }
 
 func newUsers(s *session) *users {
-	in := textinput.New()
+	in := newInput()
 	in.Prompt = "/ "
 	in.Placeholder = "search by email or name"
 	in.CharLimit = 256
@@ -81,7 +83,7 @@ func (u *users) keys() keyMap {
 		return keyMap{short: []key.Binding{kDelete, kBack}}
 	}
 	return keyMap{
-		short: []key.Binding{kSearch, kTenant, kNextPage, kPrevPage, kOpen, kDelete},
+		short: []key.Binding{kSearch, kTenant, kPage, kOpen, kDelete},
 		full: [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kSearch, kTenant, kBack}, {kNextPage, kPrevPage},
 			{kOpen, kDelete, kRefresh}},
 	}
@@ -151,6 +153,7 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 		u.setPage(msg.list.Users)
 	case searchTickMsg:
 		if msg.seq == u.seq {
+			u.pending = false
 			u.cursors, u.pageNo = []string{""}, 0
 			return u.query()
 		}
@@ -189,6 +192,12 @@ func (u *users) key(msg tea.KeyMsg) tea.Cmd {
 		case "enter", "esc":
 			u.typing = false
 			u.search.Blur()
+			if u.pending {
+				// Do not wait for the pause: search now.
+				u.pending = false
+				u.cursors, u.pageNo = []string{""}, 0
+				return u.query()
+			}
 			return nil
 		case "up", "down":
 			u.typing = false
@@ -204,6 +213,7 @@ func (u *users) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		// As-you-type: a short pause, then one query; older answers are dropped.
 		u.seq++
+		u.pending = true
 		seq := u.seq
 		return tea.Batch(cmd, tea.Tick(searchDelay, func(time.Time) tea.Msg { return searchTickMsg{seq} }))
 	}
