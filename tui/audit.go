@@ -157,6 +157,7 @@ func (a *audit) key(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, kSearch):
 		a.typing = true
+		a.typ.SetValue("")
 		return a.typ.Focus()
 	case key.Matches(msg, kType):
 		cur := a.typ.Value()

@@ -78,8 +78,8 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	if groups == nil {
 		groups = [][]key.Binding{k.short}
 	}
-	return append(append([][]key.Binding{}, groups...),
-		[]key.Binding{gkeys.Next, gkeys.Prev, gkeys.Jump, gkeys.Help, gkeys.Quit})
+	// Navigation first: it is the group that must never be cut off.
+	return append([][]key.Binding{{gkeys.Next, gkeys.Prev, gkeys.Jump, gkeys.Help, gkeys.Quit}}, groups...)
 }
 
 // formKeys is the key map while a form has focus.

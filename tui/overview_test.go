@@ -1,7 +1,13 @@
 package tui
 
 import (
+	"strings"
 	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"gatehouse/app"
 )
 
 func TestOverviewShowsIDsCountsAndHealth(t *testing.T) {
@@ -12,4 +18,74 @@ func TestOverviewShowsIDsCountsAndHealth(t *testing.T) {
 	t.Log("\n" + v)
 	contains(t, v, "organizationId  acme", "tenantId t1", "tenantId t2", "2 tenants · 0 partners (0 active) · 0 keys · 3 users",
 		"database ok", "version v-test", ModeDirect)
+}
+
+func TestOverviewCreatesFirstOrganization(t *testing.T) {
+	svc := newService(t)
+	d := drive(t, newModel(svc))
+	d.keys("o")
+	contains(t, d.view(), "New organization")
+	d.typeText("beta")
+	d.keys("tab")
+	d.typeText("Beta MSSP")
+	d.keys("enter")
+	contains(t, d.view(), "organization beta created")
+	orgs, _ := svc.ListOrgs(t.Context(), app.Console)
+	if len(orgs) != 2 {
+		t.Fatalf("orgs = %+v", orgs)
+	}
+	if d.m.s.org != "beta" {
+		t.Fatalf("console did not switch to the new organization: %q", d.m.s.org)
+	}
+}
+
+func TestRootKeysSwitchScreensToggleHelpAndQuit(t *testing.T) {
+	d := drive(t, newModel(newService(t)))
+	d.keys("tab")
+	if d.m.active != 1 {
+		t.Fatalf("tab: active = %d", d.m.active)
+	}
+	d.keys("shift+tab", "shift+tab")
+	if d.m.active != 5 {
+		t.Fatalf("shift+tab: active = %d", d.m.active)
+	}
+	d.keys("4")
+	if d.m.active != 3 {
+		t.Fatalf("4: active = %d", d.m.active)
+	}
+	d.keys("?")
+	contains(t, d.view(), "next screen", "go to screen")
+	d.keys("?")
+	if strings.Contains(d.view(), "go to screen") {
+		t.Fatal("? did not close the full help")
+	}
+	// While a text field has focus, q and digits are text, not commands.
+	d.keys("/")
+	d.typeText("q1")
+	if d.m.quit || d.m.active != 3 {
+		t.Fatal("typing q1 in the search quit or switched screens")
+	}
+	d.keys("esc", "q")
+	if !d.m.quit {
+		t.Fatal("q did not quit")
+	}
+}
+
+func TestResizeKeepsEveryLineInside(t *testing.T) {
+	d := drive(t, newModel(newService(t)))
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {60, 15}, {80, 24}} {
+		d.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		for i := range d.m.screens {
+			d.keys(string(rune('1' + i)))
+			lines := strings.Split(d.m.View(), "\n")
+			if len(lines) != size[1] {
+				t.Fatalf("%dx%d screen %d: %d lines", size[0], size[1], i+1, len(lines))
+			}
+			for _, l := range lines {
+				if w := ansi.StringWidth(l); w > size[0] {
+					t.Fatalf("%dx%d screen %d: line %q is %d wide", size[0], size[1], i+1, l, w)
+				}
+			}
+		}
+	}
 }

@@ -1,0 +1,134 @@
+package tui
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gatehouse/app"
+)
+
+func TestPartnersRegisterRejectsBadPolicyWithAPIMessage(t *testing.T) {
+	svc := newService(t)
+	d := drive(t, newModel(svc))
+	d.keys("3", "n")
+	d.typeText("Portal")
+	d.keys("tab", "tab")
+	d.typeText("10.0.0.0/8, nonsense")
+	d.keys("ctrl+s")
+	contains(t, d.view(), "✗ validation_error: allowed_source_ips[1]: not an IP or CIDR", "Register a partner")
+	if ps, _ := svc.ListPartners(t.Context(), app.Console, "acme", nil); len(ps) != 0 {
+		t.Fatal("partner registered despite the error")
+	}
+}
+
+func TestPartnersSecretViewIsBoxedAndDropped(t *testing.T) {
+	d := drive(t, newModel(newService(t)))
+	d.keys("3", "n")
+	d.typeText("Portal")
+	d.keys("enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter")
+	v := d.view()
+	contains(t, v, "Partner registered", "It will never be shown again", "consumer secret  cs_", "╭")
+	d.keys("q") // not a quit while the secret is shown
+	if d.m.quit {
+		t.Fatal("q quit from the secret view")
+	}
+	d.keys("enter")
+	p := d.m.screens[2].(*partners)
+	if p.secret != nil || strings.Contains(d.view(), "cs_") {
+		t.Fatal("secret still held after dismissal")
+	}
+}
+
+func TestPartnersKeyFromFileRotateToggleAndRemove(t *testing.T) {
+	svc := newService(t)
+	pv := registerPartner(t, svc)
+	path := filepath.Join(t.TempDir(), "partner.pub")
+	if err := os.WriteFile(path, []byte(testPEM(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := drive(t, newModel(svc))
+	d.keys("3", "enter", "a")
+	d.typeText(path)
+	d.keys("ctrl+s")
+	contains(t, d.view(), "key added: kid", "Public keys (1)", "2048")
+
+	d.keys("a")
+	d.typeText(filepath.Join(t.TempDir(), "missing.pub"))
+	d.keys("ctrl+s")
+	contains(t, d.view(), "✗ validation_error: pem: cannot read the file")
+	d.keys("esc")
+
+	d.keys("r")
+	d.keys("ctrl+s")
+	contains(t, d.view(), "Consumer secret rotated", "keeps working until 2026-03-15 09:26")
+	d.keys("enter")
+
+	d.keys("t")
+	contains(t, d.view(), `Deactivate partner "Portal"`)
+	d.keys("y")
+	contains(t, d.view(), "partner Portal deactivated", "[inactive]")
+	d.keys("t")
+	contains(t, d.view(), "partner Portal reactivated")
+
+	d.keys("x")
+	contains(t, d.view(), "Remove key")
+	d.keys("y")
+	contains(t, d.view(), "Public keys (0)")
+	if ks, _ := svc.ListKeys(t.Context(), app.Console, "acme", pv.ID); len(ks) != 0 {
+		t.Fatalf("key still stored: %+v", ks)
+	}
+}
+
+func TestPartnersEditPoliciesSendsOnlyChanges(t *testing.T) {
+	svc := newService(t)
+	pv := registerPartner(t, svc)
+	d := drive(t, newModel(svc))
+	d.keys("3", "enter", "e")
+	// max users (field 4) and allowed tenants (field 6)
+	d.keys("tab", "tab", "tab")
+	d.typeText("25")
+	d.keys("tab", "tab")
+	d.typeText("none")
+	d.keys("ctrl+s")
+	contains(t, d.view(), "policies of Portal saved", "max users      25", "tenants        none allowed")
+	got, _ := svc.GetPartner(t.Context(), app.Console, "acme", pv.ID)
+	if got.MaxUsers == nil || *got.MaxUsers != 25 || got.AllowedTenants == nil || len(got.AllowedTenants) != 0 || got.AllowedRoles != nil {
+		t.Fatalf("policies = %+v", got)
+	}
+	// Clearing a field clears the restriction (null).
+	d.keys("e", "tab", "tab", "tab")
+	for range 2 {
+		d.keys("backspace")
+	}
+	d.keys("ctrl+s")
+	got, _ = svc.GetPartner(t.Context(), app.Console, "acme", pv.ID)
+	if got.MaxUsers != nil {
+		t.Fatalf("max users not cleared: %v", *got.MaxUsers)
+	}
+}
+
+func TestReadPEM(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "k.pub")
+	os.WriteFile(path, []byte("PEMDATA"), 0o600)
+	for _, tc := range []struct{ in, want, err string }{
+		{"-----BEGIN PUBLIC KEY-----\nabc", "-----BEGIN PUBLIC KEY-----\nabc", ""},
+		{path, "PEMDATA", ""},
+		{"  " + path + "  ", "PEMDATA", ""},
+		{"not a key", "not a key", ""},
+		{filepath.Join(dir, "nope.pub"), "", "pem: cannot read the file"},
+	} {
+		got, err := readPEM(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("readPEM(%q) err = %v", tc.in, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("readPEM(%q) = %q, %v", tc.in, got, err)
+		}
+	}
+}
