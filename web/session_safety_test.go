@@ -230,3 +230,32 @@ func TestSessionHostileCookies(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyRemovalTakesEffectAtOnce: a removed key stops verifying on the very
+// next request, even right after it verified (no stale key cache).
+func TestKeyRemovalTakesEffectAtOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	_, keyB := keys(t)
+	var kidB string
+	must(t, func() error {
+		k, err := f.svc.AddKey(ctx, app.Operator, "acme", f.partner.ID, app.KeyInput{PEM: pubPEM(t, keyB)})
+		kidB = k.Kid
+		return err
+	})
+	tokB := func() string { return signAlg(t, "RS256", keyB, `{"alg":"RS256"}`, f.claimsJSON(nil)) }
+	if rec := f.signIn(tokB()); rec.Code != http.StatusFound {
+		t.Fatalf("key B: %d %s", rec.Code, rec.Body)
+	}
+	must(t, func() error { return f.svc.DeleteKey(ctx, app.Operator, "acme", f.partner.ID, kidB) })
+	if rec := f.signIn(tokB()); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("removed key B still verifies: %d", rec.Code)
+	}
+	if rec := f.signIn(f.token(f.claims())); rec.Code != http.StatusFound {
+		t.Fatalf("key A after removing B: %d %s", rec.Code, rec.Body)
+	}
+	must(t, func() error { return f.svc.DeleteKey(ctx, app.Operator, "acme", f.partner.ID, f.kid) })
+	if rec := f.signIn(f.token(f.claims())); rec.Code != http.StatusForbidden {
+		t.Fatalf("no keys left: %d", rec.Code)
+	}
+}
