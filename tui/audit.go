@@ -63,7 +63,7 @@ func (a *audit) keys() keyMap {
 	}
 	return keyMap{
 		short: []key.Binding{kType, kSearch, kOpen, kPage},
-		full:  [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kType, kSearch, kBack}, {kOpen, kNextPage, kPrevPage, kRefresh}},
+		full:  [][]key.Binding{{kUp, kDown, kNextPage, kPrevPage}, {kType, kSearch, kBack}, {kOpen, kRefresh}},
 	}
 }
 
@@ -91,14 +91,14 @@ func (a *audit) setEvents(events []storage.AuditEvent) {
 	rows := make([]string, len(events))
 	match := make([]string, len(events))
 	for i, e := range events {
-		outcome := e.Outcome
-		if e.Code != "" {
-			outcome += " " + e.Code
+		outcome := "✓"
+		if e.Outcome != "success" {
+			outcome = "✗ " + e.Code
 		}
-		rows[i] = fmt.Sprintf("%s %s %s %s %s", fmtTime(e.Time), cell(e.Type, 20), cell(e.Actor, 12), cell(outcome, 18), eventSubject(e))
+		rows[i] = fmt.Sprintf("%s %s %s %s %s", fmtTime(e.Time), cell(e.Type, 18), cell(e.Actor, 12), cell(outcome, 12), eventSubject(e))
 		match[i] = e.Type + " " + e.Actor + " " + e.Email + " " + e.Code
 	}
-	a.pick.set(fmt.Sprintf("%s %s %s %s %s", cell("TIME (UTC)", 16), cell("TYPE", 20), cell("ACTOR", 12), cell("OUTCOME", 18), "SUBJECT"), rows, match)
+	a.pick.set(fmt.Sprintf("%s %s %s %s %s", cell("TIME (UTC)", 16), cell("TYPE", 18), cell("ACTOR", 12), cell("OUTCOME", 12), "SUBJECT"), rows, match)
 }
 
 func eventSubject(e storage.AuditEvent) string {

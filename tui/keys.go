@@ -12,7 +12,7 @@ type globalKeys struct {
 
 var gkeys = globalKeys{
 	Next: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next screen")),
-	Prev: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous screen")),
+	Prev: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous")),
 	Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 	Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	Jump: key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "go to screen")),

@@ -89,3 +89,22 @@ func TestResizeKeepsEveryLineInside(t *testing.T) {
 		}
 	}
 }
+
+func TestFullHelpFitsEveryScreenAt80(t *testing.T) {
+	d := drive(t, newModel(newService(t)))
+	registerPartner(t, d.m.s.admin.(*app.Service))
+	d.keys("?")
+	check := func(name string) {
+		t.Helper()
+		h := ansi.Strip(d.m.help.View(d.m.screens[d.m.active].keys()))
+		if strings.Contains(h, "…") || !strings.Contains(h, "go to screen") {
+			t.Fatalf("%s: full help cut off at 80 columns:\n%s", name, h)
+		}
+	}
+	for i := range d.m.screens {
+		d.keys(string(rune('1' + i)))
+		check(d.m.screens[i].title())
+	}
+	d.keys("3", "enter")
+	check("partner detail")
+}

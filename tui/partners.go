@@ -110,13 +110,12 @@ func (p *partners) keys() keyMap {
 	case p.open != nil:
 		return keyMap{
 			short: []key.Binding{kAddKey, kRemoveKey, kPolicies, kRotate},
-			full: [][]key.Binding{{kUp, kDown}, {kAddKey, kRemoveKey}, {kPolicies, kRotate, kToggle},
-				{kDelete, kRefresh, kBack}},
+			full:  [][]key.Binding{{kUp, kDown, kBack, kRefresh}, {kAddKey, kRemoveKey, kDelete}, {kPolicies, kRotate, kToggle}},
 		}
 	}
 	return keyMap{
 		short: []key.Binding{kRegister, kOpen, kToggle, kSearch},
-		full:  [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kRegister, kOpen, kToggle, kDelete}, {kSearch, kRefresh}},
+		full:  [][]key.Binding{{kUp, kDown, kSearch, kRefresh}, {kRegister, kOpen, kToggle, kDelete}},
 	}
 }
 

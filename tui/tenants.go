@@ -58,7 +58,7 @@ func (t *tenants) keys() keyMap {
 	}
 	return keyMap{
 		short: []key.Binding{kNew, kEdit, kDelete, kSearch},
-		full:  [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kNew, kEdit, kDelete}, {kSearch, kBack, kRefresh}},
+		full:  [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kNew, kEdit, kDelete}, {kSearch, kRefresh}},
 	}
 }
 

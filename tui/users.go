@@ -84,8 +84,7 @@ func (u *users) keys() keyMap {
 	}
 	return keyMap{
 		short: []key.Binding{kSearch, kTenant, kPage, kOpen, kDelete},
-		full: [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kSearch, kTenant, kBack}, {kNextPage, kPrevPage},
-			{kOpen, kDelete, kRefresh}},
+		full:  [][]key.Binding{{kUp, kDown, kNextPage, kPrevPage}, {kSearch, kTenant, kBack}, {kOpen, kDelete, kRefresh}},
 	}
 }
 
