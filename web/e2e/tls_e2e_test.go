@@ -72,7 +72,7 @@ func TestServeTLS(t *testing.T) {
 	client := func(min, max uint16) *http.Client {
 		return &http.Client{Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: min, MaxVersion: max}}}
+			Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: min, MaxVersion: max}}}
 	}
 
 	for _, v := range []struct {
