@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 
 	"github.com/gin-gonic/gin"
@@ -28,13 +29,33 @@ func (s *Server) limitBody() gin.HandlerFunc {
 // limitIP throttles sign-in attempts per client address (ratelimit.signin_per_ip).
 func (s *Server) limitIP(code string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if ok, wait := s.ipLimiter.Allow(c.ClientIP()); !ok {
+		if ok, wait := s.ipLimiter.Allow(limitKey(c.ClientIP())); !ok {
 			secs := int(wait.Seconds()) + 1
 			s.abortPublic(c, &app.Error{Code: code, Message: "too many sign-in attempts from this address; retry later", RetryAfter: secs})
 			return
 		}
 		c.Next()
 	}
+}
+
+// limitKey is the rate-limit key of a client address: an IPv4 address as it
+// is (also when IPv4-mapped), an IPv6 address by its /64. One IPv6 host
+// usually holds a whole /64, so per-address buckets would let it rotate
+// addresses past the limit.
+func limitKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // abortPublic answers with the HMAC/JWT family's error format.

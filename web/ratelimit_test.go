@@ -168,3 +168,24 @@ func TestRateLimitMemoryBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestRateLimitIPv6Prefix: an IPv6 client usually holds a whole /64, so the
+// per-address limit counts the /64; rotating the interface id does not reset it.
+func TestRateLimitIPv6Prefix(t *testing.T) {
+	f := newFixture(t, func(c *app.Config) { c.RateLimit.SigninPerIP = 10 })
+	for i := 0; i < testBurst; i++ {
+		remote := fmt.Sprintf("[2001:db8:1:2::%x]:1000", i+1)
+		if rec := f.do(from(tokenRequest("x.y.z"), remote, "")); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i, rec.Code)
+		}
+	}
+	expect429(t, f.do(from(tokenRequest("x.y.z"), "[2001:db8:1:2:ffff:ffff:ffff:ffff]:1000", "")), app.CodeRateLimited)
+	if rec := f.do(from(tokenRequest("x.y.z"), "[2001:db8:1:3::1]:1000", "")); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("another /64: %d", rec.Code)
+	}
+	// An IPv4-mapped address is the IPv4 client.
+	for i := 0; i < testBurst; i++ {
+		f.do(from(tokenRequest("x.y.z"), "192.0.2.77:1000", ""))
+	}
+	expect429(t, f.do(from(tokenRequest("x.y.z"), "[::ffff:192.0.2.77]:1000", "")), app.CodeRateLimited)
+}
