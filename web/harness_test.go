@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +27,8 @@ import (
 	"gatehouse/storage/memory"
 )
 
-// testKeys are generated once: RSA generation dominates test time otherwise.
+// testKeys are fixed test-only keys from testdata: generating RSA keys under
+// the fuzzer's coverage instrumentation took most of each worker's budget.
 var (
 	testKeysOnce sync.Once
 	testKeyA     *rsa.PrivateKey
@@ -34,13 +37,18 @@ var (
 
 func keys(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 	testKeysOnce.Do(func() {
-		var err error
-		if testKeyA, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
+		load := func(name string) *rsa.PrivateKey {
+			data, err := os.ReadFile(filepath.Join("testdata", "keys", name))
+			if err != nil {
+				panic(err)
+			}
+			k, err := app.LoadPrivateKeyPEM(data)
+			if err != nil {
+				panic(err)
+			}
+			return k
 		}
-		if testKeyB, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
+		testKeyA, testKeyB = load("a.pem"), load("b.pem")
 	})
 	return testKeyA, testKeyB
 }
