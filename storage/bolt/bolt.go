@@ -43,7 +43,6 @@ var (
 	bktUserEmails    = []byte("user_emails")   // email → user id
 	bktOrgUsers      = []byte("org_users")     // org\0email → tenant\0user id
 	bktPartnerUsers  = []byte("partner_users") // partner\0user → (empty)
-	bktUserSessions  = []byte("user_sessions") // user\0session → expiry
 	bktSessions      = []byte("sessions")      // id → Session
 	bktReplays       = []byte("replays")       // key → expiry
 	bktLoginTokens   = []byte("login_tokens")  // id → LoginToken
@@ -54,7 +53,7 @@ var (
 	allBuckets = [][]byte{
 		bktMeta, bktOrgs, bktTenants, bktPartners, bktPartnerNames, bktPartnerCKs,
 		bktKeys, bktUsers, bktUserEmails, bktOrgUsers, bktPartnerUsers,
-		bktUserSessions, bktSessions, bktReplays, bktLoginTokens, bktAdminTokens,
+		bktSessions, bktReplays, bktLoginTokens, bktAdminTokens,
 		bktAdminTokenIdx, bktAudit,
 	}
 )

@@ -182,32 +182,10 @@ func (s *Store) UpdatePartner(ctx context.Context, orgID, id string, fn func(sto
 // are keyed by time, not partner, so this scans them all; it only runs on
 // deactivation and deletion, which are rare administrative acts.
 func deletePartnerSessions(tx *bbolt.Tx, partnerID string) (int, error) {
-	type victim struct{ id, user string }
-	var victims []victim
-	err := tx.Bucket(bktSessions).ForEach(func(k, v []byte) error {
-		var s struct {
-			UserID    string `json:"user_id"`
-			PartnerID string `json:"partner_id"`
-		}
-		if err := json.Unmarshal(v, &s); err != nil {
-			return fmt.Errorf("decode session: %w", err)
-		}
-		if s.PartnerID == partnerID {
-			victims = append(victims, victim{string(k), s.UserID})
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	// Deleting while iterating with ForEach is unsupported in bbolt, hence
-	// the two passes.
-	sessions, idx := bucket(tx, bktSessions), tx.Bucket(bktUserSessions)
-	for _, v := range victims {
-		if err := sessions.Delete([]byte(v.id)); err != nil {
-			return 0, err
-		}
-		if err := idx.Delete(join(v.user, v.id)); err != nil {
+	victims := sessionKeysWhere(tx, func(v []byte) bool { return sessionHas(v, "partner_id", partnerID) })
+	sessions := bucket(tx, bktSessions)
+	for _, k := range victims {
+		if err := sessions.Delete(k); err != nil {
 			return 0, err
 		}
 	}

@@ -90,12 +90,11 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 		if tx.Bucket(bktSessions).Get([]byte(sess.ID)) != nil {
 			return nil, fmt.Errorf("session: %w", storage.ErrExists)
 		}
-		data, err := json.Marshal(sess)
+		data, err := encSession(sess)
 		if err != nil {
-			return nil, fmt.Errorf("encode session: %w", err)
+			return nil, err
 		}
 		ws.put(bktSessions, []byte(sess.ID), data)
-		ws.put(bktUserSessions, join(sess.UserID, sess.ID), encTime(sess.ExpiresAt))
 
 		if w.Replay != nil {
 			ws.put(bktReplays, []byte(w.Replay.Key), encTime(w.Replay.ExpiresAt))
@@ -179,7 +178,11 @@ func (s *Store) RecordReplay(ctx context.Context, r storage.Replay, now time.Tim
 func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
 	var sess storage.Session
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		return getJSON(tx.Bucket(bktSessions), []byte(id), &sess)
+		v := tx.Bucket(bktSessions).Get([]byte(id))
+		if v == nil {
+			return storage.ErrNotFound
+		}
+		return decSession(v, &sess)
 	})
 	if err != nil {
 		return storage.Session{}, fmt.Errorf("get session: %w", err)
@@ -187,16 +190,14 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 	return sess, nil
 }
 
-// DeleteSession removes a session and its index entry.
+// DeleteSession removes a session.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
-		var sess storage.Session
-		if err := getJSON(tx.Bucket(bktSessions), []byte(id), &sess); err != nil {
-			return nil, err
+		if tx.Bucket(bktSessions).Get([]byte(id)) == nil {
+			return nil, storage.ErrNotFound
 		}
 		var ws writeSet
 		ws.del(bktSessions, []byte(id))
-		ws.del(bktUserSessions, join(sess.UserID, id))
 		return ws, nil
 	})
 	if err != nil {
@@ -205,13 +206,12 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return nil
 }
 
-// CountSessions counts a user's sessions live at now, from the index values
-// alone.
+// CountSessions counts a user's sessions live at now (a scan: see sessions.go).
 func (s *Store) CountSessions(ctx context.Context, userID string, now time.Time) (int, error) {
 	n := 0
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		return scanPrefix(tx.Bucket(bktUserSessions), prefix(userID), func(_, v []byte) error {
-			if liveAt(v, now) {
+		return tx.Bucket(bktSessions).ForEach(func(_, v []byte) error {
+			if sessionLive(v, now) && sessionHas(v, "user_id", userID) {
 				n++
 			}
 			return nil
@@ -223,13 +223,12 @@ func (s *Store) CountSessions(ctx context.Context, userID string, now time.Time)
 	return n, nil
 }
 
-// CountActiveSessions counts sessions live at now. It walks the index, whose
-// values are bare expiries, instead of decoding every session.
+// CountActiveSessions counts sessions live at now from their expiry prefixes.
 func (s *Store) CountActiveSessions(ctx context.Context, now time.Time) (int, error) {
 	n := 0
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		return tx.Bucket(bktUserSessions).ForEach(func(_, v []byte) error {
-			if liveAt(v, now) {
+		return tx.Bucket(bktSessions).ForEach(func(_, v []byte) error {
+			if sessionLive(v, now) {
 				n++
 			}
 			return nil

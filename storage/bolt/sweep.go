@@ -16,7 +16,7 @@ import (
 // live sign-ins and must not hold the writer lock for a long scan.
 const sweepChunk = 5000
 
-// Sweep deletes sessions (with their index entries), replay markers and
+// Sweep deletes sessions, replay markers and
 // login tokens expired at now. Expired entries are found in a read
 // transaction, then deleted in bounded write transactions that re-check each
 // entry, because a replay key may have been recorded again in between.
@@ -24,17 +24,9 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (storage.SweepResult, 
 	var res storage.SweepResult
 	var sessKeys, replayKeys, tokenKeys [][]byte
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		// user_sessions values are expiries, so sessions need no decoding.
-		err := tx.Bucket(bktUserSessions).ForEach(func(k, v []byte) error {
-			if !liveAt(v, now) {
-				sessKeys = append(sessKeys, bytes.Clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = tx.Bucket(bktReplays).ForEach(func(k, v []byte) error {
+		// Session values start with their expiry, so sessions need no decoding.
+		sessKeys = sessionKeysWhere(tx, func(v []byte) bool { return !sessionLive(v, now) })
+		err := tx.Bucket(bktReplays).ForEach(func(k, v []byte) error {
 			if !liveAt(v, now) {
 				replayKeys = append(replayKeys, bytes.Clone(k))
 			}
@@ -91,15 +83,12 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (storage.SweepResult, 
 	}
 
 	res.Sessions, err = sweep(sessKeys, func(tx *bbolt.Tx, k []byte) (bool, error) {
-		idx := tx.Bucket(bktUserSessions)
-		if idx.Get(k) == nil {
+		b := bucket(tx, bktSessions)
+		v := b.Get(k)
+		if v == nil || sessionLive(v, now) {
 			return false, nil
 		}
-		if err := idx.Delete(k); err != nil {
-			return false, err
-		}
-		_, sid, _ := bytes.Cut(k, []byte{0})
-		return true, bucket(tx, bktSessions).Delete(sid)
+		return true, b.Delete(k)
 	})
 	if err != nil {
 		return res, fmt.Errorf("sweep sessions: %w", err)

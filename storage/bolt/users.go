@@ -238,12 +238,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		if u.PartnerID != "" {
 			ws.del(bktPartnerUsers, join(u.PartnerID, u.ID))
 		}
-		p := prefix(u.ID)
-		_ = scanPrefix(tx.Bucket(bktUserSessions), p, func(k, _ []byte) error {
-			ws.del(bktUserSessions, bytes.Clone(k))
-			ws.del(bktSessions, bytes.Clone(k[len(p):]))
-			return nil
-		})
+		for _, k := range sessionKeysWhere(tx, func(v []byte) bool { return sessionHas(v, "user_id", u.ID) }) {
+			ws.del(bktSessions, k)
+		}
 		return ws, nil
 	})
 	if err != nil {
