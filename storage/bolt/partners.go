@@ -85,6 +85,24 @@ func getPartner(tx *bbolt.Tx, orgID, id string) (storage.Partner, error) {
 	return p, nil
 }
 
+// partnerActive is the sign-in write's check: it decodes only the two
+// fields it needs, since it runs inside the group writer for every sign-in.
+// A missing partner (or one of another organization) is not active.
+func partnerActive(tx *bbolt.Tx, orgID, id string) (bool, error) {
+	v := tx.Bucket(bktPartners).Get([]byte(id))
+	if v == nil {
+		return false, nil
+	}
+	var p struct {
+		OrgID  string `json:"org_id"`
+		Active bool   `json:"active"`
+	}
+	if err := json.Unmarshal(v, &p); err != nil {
+		return false, fmt.Errorf("decode partner: %w", err)
+	}
+	return p.OrgID == orgID && p.Active, nil
+}
+
 // GetPartner returns one partner of an organization.
 func (s *Store) GetPartner(ctx context.Context, orgID, id string) (storage.Partner, error) {
 	var p storage.Partner

@@ -44,12 +44,12 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 	}
 	var out storage.User
 	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
-		p, err := getPartner(tx, w.Session.OrgID, w.Session.PartnerID)
-		if errors.Is(err, storage.ErrNotFound) || (err == nil && !p.Active) {
-			return nil, fmt.Errorf("partner %q: %w", w.Session.PartnerID, storage.ErrPartnerInactive)
-		}
+		active, err := partnerActive(tx, w.Session.OrgID, w.Session.PartnerID)
 		if err != nil {
 			return nil, fmt.Errorf("partner %q: %w", w.Session.PartnerID, err)
+		}
+		if !active {
+			return nil, fmt.Errorf("partner %q: %w", w.Session.PartnerID, storage.ErrPartnerInactive)
 		}
 		if w.Replay != nil {
 			if v := tx.Bucket(bktReplays).Get([]byte(w.Replay.Key)); v != nil && liveAt(v, now) {
