@@ -376,6 +376,16 @@ func (s *Service) signInEvent(a *Assertion, now time.Time, err error) *storage.A
 	return e
 }
 
+// settleSignIn is deferred by each sign-in entry point: it turns a pipeline
+// refusal into the method's contract error, audits a failure and measures.
+func (s *Service) settleSignIn(ctx context.Context, a *Assertion, started time.Time, err *error) {
+	*err = asContractError(a.Method, *err)
+	if *err != nil {
+		s.recordFailure(ctx, a, *err)
+	}
+	s.observeSignIn(a.Method, *err, started)
+}
+
 // recordFailure appends the audit event of a refused sign-in; a failure to
 // record is logged, never turned into a different answer for the caller.
 func (s *Service) recordFailure(ctx context.Context, a *Assertion, err error) {

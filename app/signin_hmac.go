@@ -308,13 +308,7 @@ type HMACLogin struct {
 func (s *Service) CompleteHMACLogin(ctx context.Context, req HMACLogin) (res SignInResult, err error) {
 	started := s.now()
 	a := &Assertion{Method: MethodHMAC, Origin: req.Origin, ClientIP: req.ClientIP, RequestID: req.RequestID}
-	defer func() {
-		err = asContractError(MethodHMAC, err)
-		if err != nil {
-			s.recordFailure(ctx, a, err)
-		}
-		s.observeSignIn(MethodHMAC, err, started)
-	}()
+	defer s.settleSignIn(ctx, a, started, &err)
 	if req.Token == "" || len(req.Token) > 256 {
 		return res, Errorf(CodeInvalidLoginToken, "the login token is missing, unknown, used or expired")
 	}

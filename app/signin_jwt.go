@@ -25,13 +25,7 @@ type JWTSignIn struct {
 func (s *Service) SignInJWT(ctx context.Context, req JWTSignIn) (res SignInResult, err error) {
 	started := s.now()
 	a := &Assertion{Method: MethodJWT, ReturnTo: req.ReturnTo, Origin: req.Origin, ClientIP: req.ClientIP, RequestID: req.RequestID}
-	defer func() {
-		err = asContractError(MethodJWT, err)
-		if err != nil {
-			s.recordFailure(ctx, a, err)
-		}
-		s.observeSignIn(MethodJWT, err, started)
-	}()
+	defer s.settleSignIn(ctx, a, started, &err)
 	if req.Token == "" {
 		return res, invalidPayload("token is required")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -78,6 +79,24 @@ type AuditQuery struct {
 	Since  time.Time
 	Limit  int
 	Cursor string
+}
+
+// Matches reports whether e passes the query's filters (not its paging):
+// every backend filters with this, so they agree on what a type prefix means.
+func (q AuditQuery) Matches(e AuditEvent) bool {
+	if q.OrgID != "" && e.OrgID != q.OrgID {
+		return false
+	}
+	if q.Type != "" {
+		if strings.HasSuffix(q.Type, ".") {
+			if !strings.HasPrefix(e.Type, q.Type) {
+				return false
+			}
+		} else if e.Type != q.Type {
+			return false
+		}
+	}
+	return q.Since.IsZero() || !e.Time.Before(q.Since)
 }
 
 // SweepResult counts what Sweep removed.

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -69,25 +68,6 @@ func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) (storage.
 	return out, nil
 }
 
-// auditMatch reports whether e passes q's filters.
-func auditMatch(q storage.AuditQuery, e *storage.AuditEvent) bool {
-	if q.OrgID != "" && e.OrgID != q.OrgID {
-		return false
-	}
-	if q.Type != "" {
-		if strings.HasSuffix(q.Type, ".") {
-			if !strings.HasPrefix(e.Type, q.Type) {
-				return false
-			}
-		} else if e.Type != q.Type {
-			return false
-		}
-	}
-	if !q.Since.IsZero() && e.Time.Before(q.Since) {
-		return false
-	}
-	return true
-}
 
 // ListAudit returns matching events newest first. The cursor is the Seq of
 // the last event returned. Every older event is examined rather than
@@ -125,7 +105,7 @@ func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("decode audit event: %w", err)
 			}
-			if !auditMatch(q, &e) {
+			if !q.Matches(e) {
 				continue
 			}
 			if q.Limit > 0 && len(out) == q.Limit {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"gatehouse/storage"
@@ -67,7 +66,7 @@ func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.
 			if before != 0 && e.Seq >= before {
 				continue
 			}
-			if !auditMatches(e, q) {
+			if !q.Matches(e) {
 				continue
 			}
 			if q.Limit > 0 && len(out) == q.Limit {
@@ -84,21 +83,6 @@ func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.
 	return out, strconv.FormatUint(out[len(out)-1].Seq, 10), nil
 }
 
-func auditMatches(e storage.AuditEvent, q storage.AuditQuery) bool {
-	if q.OrgID != "" && e.OrgID != q.OrgID {
-		return false
-	}
-	if q.Type != "" {
-		if strings.HasSuffix(q.Type, ".") {
-			if !strings.HasPrefix(e.Type, q.Type) {
-				return false
-			}
-		} else if e.Type != q.Type {
-			return false
-		}
-	}
-	return q.Since.IsZero() || !e.Time.Before(q.Since)
-}
 
 // WalkAudit calls fn for every event in Seq order. It walks a snapshot taken
 // under the read lock, so fn may be slow (an export) without blocking writers.
