@@ -68,7 +68,6 @@ func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) (storage.
 	return out, nil
 }
 
-
 // ListAudit returns matching events newest first. The cursor is the Seq of
 // the last event returned. Every older event is examined rather than
 // stopping at the first one before Since: Seq order follows the writers'

@@ -83,7 +83,6 @@ func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.
 	return out, strconv.FormatUint(out[len(out)-1].Seq, 10), nil
 }
 
-
 // WalkAudit calls fn for every event in Seq order. It walks a snapshot taken
 // under the read lock, so fn may be slow (an export) without blocking writers.
 func (s *Store) WalkAudit(ctx context.Context, fn func(storage.AuditEvent) error) error {
