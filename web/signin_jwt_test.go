@@ -1,8 +1,11 @@
 package web
 
 import (
+	"path/filepath"
+
 	"context"
 	"encoding/json"
+	"gatehouse/storage/bolt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -502,4 +505,15 @@ func runConcurrentSignIns(t *testing.T, f *fixture) {
 	if n, _ := f.store.CountUsers(ctx, "acme", ""); n != emails {
 		t.Fatalf("users %d, want %d", n, emails)
 	}
+}
+
+// TestConcurrentFirstSignInsBolt runs the same race on a real bbolt file,
+// through the group-commit writer.
+func TestConcurrentFirstSignInsBolt(t *testing.T) {
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "race.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	runConcurrentSignIns(t, newFixtureWithStore(t, store))
 }

@@ -19,18 +19,7 @@ func TestHMACSignInWithOpenSSL(t *testing.T) {
 	}
 	s := Start(t, "")
 	w := s.Seed()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "docs", "examples", "hmac-sign-in.sh")
-	cmd := exec.Command("bash", script, "t1", "dave@example.com", "readOnly", "Dave")
-	cmd.Env = append(os.Environ(), "GATEHOUSE="+s.Base, "CONSUMER_KEY="+w.ConsumerKey, "CONSUMER_SECRET="+w.ConsumerSecret)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("script: %v\n%s", err, out)
-	}
-	loginURL := strings.TrimSpace(string(out))
-	if !strings.HasPrefix(loginURL, s.Base+"/sso/hmac/login?token=") {
-		t.Fatalf("login_url %q", loginURL)
-	}
+	loginURL := hmacLoginURL(t, s, w, "t1", "dave@example.com", "readOnly", "Dave")
 	resp, err := s.Browser.Get(loginURL)
 	if err != nil {
 		t.Fatal(err)
@@ -62,4 +51,23 @@ func TestHMACSignInWithOpenSSL(t *testing.T) {
 	if strings.Contains(s.Output(), w.ConsumerSecret) {
 		t.Error("the consumer secret reached the server log")
 	}
+}
+
+// hmacLoginURL runs the README's openssl + curl script as a partner server
+// and returns the login_url it printed.
+func hmacLoginURL(t *testing.T, s *Server, w World, tenant, email, role string, name ...string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "docs", "examples", "hmac-sign-in.sh")
+	cmd := exec.Command("bash", append([]string{script, tenant, email, role}, name...)...)
+	cmd.Env = append(os.Environ(), "GATEHOUSE="+s.Base, "CONSUMER_KEY="+w.ConsumerKey, "CONSUMER_SECRET="+w.ConsumerSecret)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, out)
+	}
+	loginURL := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(loginURL, s.Base+"/sso/hmac/login?token=") {
+		t.Fatalf("login_url %q", loginURL)
+	}
+	return loginURL
 }
