@@ -16,51 +16,75 @@ import (
 	"gatehouse/storage"
 )
 
-// planAudit assigns the next Seq and the chain hashes to e and plans its put.
-// It reads the bucket's sequence rather than calling NextSequence, because a
-// plan must not change anything until the whole request has passed its checks.
-func planAudit(tx *bbolt.Tx, ws *writeSet, e storage.AuditEvent) (storage.AuditEvent, error) {
-	b := tx.Bucket(bktAudit)
-	e.Seq = b.Sequence() + 1
-	// The chain head (the newest event's hash, or the newest pruned one's)
-	// lives in the meta bucket, so appending never decodes the last event.
-	e.PrevHash = string(tx.Bucket(bktMeta).Get(metaAuditHead))
-	e.Hash = ""
+// preparedAudit is an audit event marshalled outside the group writer with
+// Seq 0 and empty chain hashes. Seq is the record's first JSON member and
+// PrevHash, Hash its last two, so the writer fills them in by splicing bytes
+// instead of marshalling the event again while every other writer waits.
+type preparedAudit struct {
+	event storage.AuditEvent
+	body  []byte // the JSON between `{"seq":0` and `"prev_hash":"","hash":""}`
+}
+
+const (
+	auditHead = `{"seq":0`
+	auditTail = `"prev_hash":"","hash":""}`
+)
+
+// prepareAudit canonicalises the details (HashEvent's form) and marshals.
+func prepareAudit(e storage.AuditEvent) (preparedAudit, error) {
+	if err := storage.CanonicalizeDetails(&e); err != nil {
+		return preparedAudit{}, fmt.Errorf("encode audit event: %w", err)
+	}
+	e.Seq, e.PrevHash, e.Hash = 0, "", ""
 	data, err := json.Marshal(e)
 	if err != nil {
-		return e, fmt.Errorf("encode audit event: %w", err)
+		return preparedAudit{}, fmt.Errorf("encode audit event: %w", err)
 	}
-	// HashEvent is SHA-256 over exactly these bytes (Hash empty; callers
-	// canonicalised Details before queuing). Hash is the
-	// last member, so the stored record is the same bytes with the hash
-	// spliced in: one marshal instead of two inside the group writer.
+	if !bytes.HasPrefix(data, []byte(auditHead)) || !bytes.HasSuffix(data, []byte(auditTail)) {
+		return preparedAudit{}, fmt.Errorf("encode audit event: unexpected layout")
+	}
+	return preparedAudit{event: e, body: data[len(auditHead) : len(data)-len(auditTail)]}, nil
+}
+
+// planAudit assigns the next Seq and the chain hashes and plans the put. It
+// reads the bucket's sequence rather than calling NextSequence, because a
+// plan must not change anything until the whole request has passed its checks.
+// The chain head (the newest event's hash) lives in the meta bucket, so
+// appending never decodes the last event.
+func planAudit(tx *bbolt.Tx, ws *writeSet, p preparedAudit) storage.AuditEvent {
+	e := p.event
+	e.Seq = tx.Bucket(bktAudit).Sequence() + 1
+	e.PrevHash = string(tx.Bucket(bktMeta).Get(metaAuditHead))
+	data := make([]byte, 0, len(p.body)+200)
+	data = append(data, `{"seq":`...)
+	data = strconv.AppendUint(data, e.Seq, 10)
+	data = append(data, p.body...)
+	data = append(data, `"prev_hash":"`...)
+	data = append(data, e.PrevHash...) // hex: nothing to escape
+	data = append(data, `","hash":""}`...)
+	// HashEvent is SHA-256 over exactly these bytes (Hash empty); the stored
+	// record is the same bytes with the hash spliced into the last member.
 	sum := sha256.Sum256(data)
 	e.Hash = hex.EncodeToString(sum[:])
-	const emptyHash = `"hash":""}`
-	if !bytes.HasSuffix(data, []byte(emptyHash)) {
-		return e, fmt.Errorf("encode audit event: unexpected layout")
-	}
-	data = append(append(data[:len(data)-len(emptyHash)], `"hash":"`+e.Hash+`"}`...), nil...)
+	data = append(data[:len(data)-len(`""}`)], `"`+e.Hash+`"}`...)
 	ws.put(bktMeta, metaAuditHead, []byte(e.Hash))
 	ws.put(bktAudit, u64(e.Seq), data)
 	ws.setSeq(bktAudit, e.Seq)
-	return e, nil
+	return e
 }
 
 // AppendAudit assigns Seq, PrevHash and Hash and stores the event. It goes
 // through the group writer because failed sign-ins append one each.
 func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) (storage.AuditEvent, error) {
 	var out storage.AuditEvent
-	// Canonical details make the writer's single marshal equal HashEvent's
-	// input; doing it here keeps that work off the group writer.
-	if err := storage.CanonicalizeDetails(&e); err != nil {
+	prepared, err := prepareAudit(e)
+	if err != nil {
 		return out, fmt.Errorf("append audit: %w", err)
 	}
-	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
+	err = s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
 		var ws writeSet
-		var err error
-		out, err = planAudit(tx, &ws, e)
-		return ws, err
+		out = planAudit(tx, &ws, prepared)
+		return ws, nil
 	})
 	if err != nil {
 		return storage.AuditEvent{}, fmt.Errorf("append audit: %w", err)

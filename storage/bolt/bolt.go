@@ -34,24 +34,25 @@ const (
 var (
 	bktMeta          = []byte("meta")
 	bktOrgs          = []byte("orgs")
-	bktTenants       = []byte("tenants")       // org\0tenant → Tenant
-	bktPartners      = []byte("partners")      // id → Partner
-	bktPartnerNames  = []byte("partner_names") // org\0name → partner id
-	bktPartnerCKs    = []byte("partner_cks")   // consumer key → partner id
-	bktKeys          = []byte("keys")          // org\0kid → Key
-	bktUsers         = []byte("users")         // id → User
-	bktUserEmails    = []byte("user_emails")   // email → user id
-	bktOrgUsers      = []byte("org_users")     // org\0email → tenant\0user id
-	bktPartnerUsers  = []byte("partner_users") // partner\0user → (empty)
-	bktSessions      = []byte("sessions")      // id → Session
-	bktReplays       = []byte("replays")       // key → expiry
-	bktLoginTokens   = []byte("login_tokens")  // id → LoginToken
-	bktAdminTokens   = []byte("admin_tokens")  // id → AdminToken
+	bktTenants       = []byte("tenants")        // org\0tenant → Tenant
+	bktPartners      = []byte("partners")       // id → Partner
+	bktPartnerActive = []byte("partner_active") // id → org\0 1|0 (the sign-in write's check)
+	bktPartnerNames  = []byte("partner_names")  // org\0name → partner id
+	bktPartnerCKs    = []byte("partner_cks")    // consumer key → partner id
+	bktKeys          = []byte("keys")           // org\0kid → Key
+	bktUsers         = []byte("users")          // id → User
+	bktUserEmails    = []byte("user_emails")    // email → user id
+	bktOrgUsers      = []byte("org_users")      // org\0email → tenant\0user id
+	bktPartnerUsers  = []byte("partner_users")  // partner\0user → (empty)
+	bktSessions      = []byte("sessions")       // id → Session
+	bktReplays       = []byte("replays")        // key → expiry
+	bktLoginTokens   = []byte("login_tokens")   // id → LoginToken
+	bktAdminTokens   = []byte("admin_tokens")   // id → AdminToken
 	bktAdminTokenIdx = []byte("admin_token_hashes")
 	bktAudit         = []byte("audit") // big-endian seq → AuditEvent
 
 	allBuckets = [][]byte{
-		bktMeta, bktOrgs, bktTenants, bktPartners, bktPartnerNames, bktPartnerCKs,
+		bktMeta, bktOrgs, bktTenants, bktPartners, bktPartnerActive, bktPartnerNames, bktPartnerCKs,
 		bktKeys, bktUsers, bktUserEmails, bktOrgUsers, bktPartnerUsers,
 		bktSessions, bktReplays, bktLoginTokens, bktAdminTokens,
 		bktAdminTokenIdx, bktAudit,

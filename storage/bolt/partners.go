@@ -69,7 +69,21 @@ func putPartnerIndexes(tx *bbolt.Tx, old *storage.Partner, p storage.Partner) er
 			return err
 		}
 	}
+	if old == nil || old.Active != p.Active {
+		return tx.Bucket(bktPartnerActive).Put([]byte(p.ID), encPartnerActive(p.OrgID, p.Active))
+	}
 	return nil
+}
+
+// encPartnerActive is the partner_active index value: the organization, a
+// NUL, and 1 or 0. Every sign-in write reads it, so it is kept tiny instead
+// of decoding the partner (policies, sealed secrets) inside the group writer.
+func encPartnerActive(orgID string, active bool) []byte {
+	flag := byte('0')
+	if active {
+		flag = '1'
+	}
+	return append(join(orgID, ""), flag)
 }
 
 // getPartner reads a partner and checks it belongs to orgID, so one
@@ -85,22 +99,11 @@ func getPartner(tx *bbolt.Tx, orgID, id string) (storage.Partner, error) {
 	return p, nil
 }
 
-// partnerActive is the sign-in write's check: it decodes only the two
-// fields it needs, since it runs inside the group writer for every sign-in.
-// A missing partner (or one of another organization) is not active.
-func partnerActive(tx *bbolt.Tx, orgID, id string) (bool, error) {
-	v := tx.Bucket(bktPartners).Get([]byte(id))
-	if v == nil {
-		return false, nil
-	}
-	var p struct {
-		OrgID  string `json:"org_id"`
-		Active bool   `json:"active"`
-	}
-	if err := json.Unmarshal(v, &p); err != nil {
-		return false, fmt.Errorf("decode partner: %w", err)
-	}
-	return p.OrgID == orgID && p.Active, nil
+// partnerActive is the sign-in write's check, read from the partner_active
+// index. A missing partner (or one of another organization) is not active.
+func partnerActive(tx *bbolt.Tx, orgID, id string) bool {
+	v := tx.Bucket(bktPartnerActive).Get([]byte(id))
+	return v != nil && string(v) == string(encPartnerActive(orgID, true))
 }
 
 // GetPartner returns one partner of an organization.
@@ -251,6 +254,9 @@ func (s *Store) DeletePartner(ctx context.Context, orgID, id string) error {
 			if err := tx.Bucket(bktPartnerCKs).Delete([]byte(p.ConsumerKey)); err != nil {
 				return err
 			}
+		}
+		if err := tx.Bucket(bktPartnerActive).Delete([]byte(id)); err != nil {
+			return err
 		}
 		return tx.Bucket(bktPartners).Delete([]byte(id))
 	})

@@ -22,12 +22,13 @@ import (
 // same transaction, so a sign-in racing a deactivation either commits before
 // it (and its session is revoked with the others) or is refused.
 func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User, error) {
+	var audit *preparedAudit
 	if w.Audit != nil {
-		e := *w.Audit
-		if err := storage.CanonicalizeDetails(&e); err != nil {
-			return storage.User{}, fmt.Errorf("sign in: audit details: %w", err)
+		p, err := prepareAudit(*w.Audit)
+		if err != nil {
+			return storage.User{}, fmt.Errorf("sign in: %w", err)
 		}
-		w.Audit = &e
+		audit = &p
 	}
 	if w.Provision == nil {
 		return storage.User{}, errors.New("sign in: no provision function")
@@ -44,11 +45,7 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 	}
 	var out storage.User
 	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
-		active, err := partnerActive(tx, w.Session.OrgID, w.Session.PartnerID)
-		if err != nil {
-			return nil, fmt.Errorf("partner %q: %w", w.Session.PartnerID, err)
-		}
-		if !active {
+		if !partnerActive(tx, w.Session.OrgID, w.Session.PartnerID) {
 			return nil, fmt.Errorf("partner %q: %w", w.Session.PartnerID, storage.ErrPartnerInactive)
 		}
 		if w.Replay != nil {
@@ -104,10 +101,8 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 				return nil, err
 			}
 		}
-		if w.Audit != nil {
-			if _, err := planAudit(tx, &ws, *w.Audit); err != nil {
-				return nil, err
-			}
+		if audit != nil {
+			planAudit(tx, &ws, *audit)
 		}
 		out = u
 		return ws, nil
