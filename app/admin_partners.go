@@ -277,22 +277,24 @@ func (s *Service) UpdatePartner(ctx context.Context, actor Actor, orgID, id stri
 // DeactivatePartner refuses the partner's sign-ins and ends the sessions it
 // signed in, in one write; ReactivatePartner undoes the refusal.
 func (s *Service) DeactivatePartner(ctx context.Context, actor Actor, orgID, id string) (PartnerView, error) {
-	if err := s.permit(ctx, actor, orgID, adminAccess); err != nil {
-		return PartnerView{}, err
-	}
-	return s.changePartner(ctx, actor, orgID, id, "partner.deactivate", func(p *storage.Partner) error {
-		p.Active = false
-		return nil
-	})
+	return s.setPartnerActive(ctx, actor, orgID, id, false)
 }
 
 // ReactivatePartner lets a deactivated partner sign users in again.
 func (s *Service) ReactivatePartner(ctx context.Context, actor Actor, orgID, id string) (PartnerView, error) {
+	return s.setPartnerActive(ctx, actor, orgID, id, true)
+}
+
+func (s *Service) setPartnerActive(ctx context.Context, actor Actor, orgID, id string, active bool) (PartnerView, error) {
 	if err := s.permit(ctx, actor, orgID, adminAccess); err != nil {
 		return PartnerView{}, err
 	}
-	return s.changePartner(ctx, actor, orgID, id, "partner.reactivate", func(p *storage.Partner) error {
-		p.Active = true
+	event := "partner.deactivate"
+	if active {
+		event = "partner.reactivate"
+	}
+	return s.changePartner(ctx, actor, orgID, id, event, func(p *storage.Partner) error {
+		p.Active = active
 		return nil
 	})
 }

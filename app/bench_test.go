@@ -36,15 +36,10 @@ func BenchmarkVerifyToken(b *testing.B) {
 			if _, e := unverifiedOrgID(parts.payload); e != nil {
 				b.Fatal(e)
 			}
-			_, payload, e := verifySignature(token, parts, keys)
-			if e != nil {
+			if _, e := verifySignature(token, parts, keys); e != nil {
 				b.Fatal(e)
 			}
-			obj, err := decodeStrictObject(payload)
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, e := parseClaims(obj)
+			c, e := parseClaims(parts.payload)
 			if e != nil {
 				b.Fatal(e)
 			}

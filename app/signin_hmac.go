@@ -42,6 +42,8 @@ type hmacBody struct {
 	Name     string `json:"name"`
 	Nonce    string `json:"nonce"`
 	ReturnTo string `json:"return_to"`
+	// signedAt is X-Timestamp, parsed once by verifyHMAC.
+	signedAt time.Time
 }
 
 // SignatureMessage is what a partner signs: X-Timestamp|X-Consumer-Key|raw body.
@@ -80,8 +82,7 @@ func (s *Service) IssueHMACLoginToken(ctx context.Context, req HMACTokenRequest)
 	if err := s.allowPartner(a.Partner.ID, MethodHMAC); err != nil {
 		return resp, err
 	}
-	when, _ := time.Parse(time.RFC3339, req.Timestamp)
-	if err := s.recordNonce(ctx, a, body.Nonce, when); err != nil {
+	if err := s.recordNonce(ctx, a, body.Nonce, body.signedAt); err != nil {
 		return resp, err
 	}
 	if _, err := s.authorize(ctx, a, nil); err != nil {
@@ -155,6 +156,7 @@ func (s *Service) verifyHMAC(ctx context.Context, req HMACTokenRequest, a *Asser
 	tr.pass("body", "tenantId %s, email %s, role %s", body.TenantID, body.Email, body.Role)
 	email, _ := NormalizeEmail(body.Email)
 	a.TenantID, a.Email, a.Name, a.Role, a.ReturnTo = body.TenantID, email, strings.TrimSpace(body.Name), body.Role, body.ReturnTo
+	body.signedAt = when
 	return body, nil
 }
 

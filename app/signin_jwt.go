@@ -78,15 +78,14 @@ func (s *Service) verifyJWT(ctx context.Context, token string, a *Assertion, tr 
 	} else {
 		tr.pass("kid", "no kid header: every active key of the organization is tried")
 	}
-	key, payload, e := verifySignature(token, parts, keys)
+	key, e := verifySignature(token, parts, keys)
 	if e != nil {
 		return tr.fail("signature", e)
 	}
-	// Only now is anything in the token trusted.
-	payloadObj, err := decodeStrictObject(payload)
-	if err != nil {
-		return tr.fail("signature", invalidToken(""))
-	}
+	// Only now is anything in the token trusted. parts.payload was decoded
+	// (strictly) from the very segment the signature covers, so it is reused
+	// rather than decoded a second time.
+	payloadObj := parts.payload
 	tr.pass("signature", "verified by key %s of partner %s", key.kid, key.partnerID)
 	claims, e := parseClaims(payloadObj)
 	if e != nil {
@@ -155,36 +154,24 @@ func (s *Service) verifyThrottled(ctx context.Context, token string, a *Assertio
 	return s.verifyJWT(ctx, token, a, nil)
 }
 
-// verifySignature runs step 5: the kid's key, or every key of the organization.
-func verifySignature(token string, parts *jwtParts, keys []verifierKey) (verifierKey, []byte, *Error) {
+// verifySignature runs step 5: the kid's key (the caller has checked the kid
+// exists), or every key of the organization.
+func verifySignature(token string, parts *jwtParts, keys []verifierKey) (verifierKey, *Error) {
 	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil || len(jws.Signatures) != 1 {
-		return verifierKey{}, nil, invalidToken("")
+		return verifierKey{}, invalidToken("")
 	}
 	for _, k := range keys {
 		if parts.hasKid && k.kid != parts.kid {
 			continue
 		}
-		pub, ok := k.pub.(*rsa.PublicKey)
-		if !ok {
-			continue
-		}
-		if payload, err := jws.Verify(pub); err == nil {
-			return k, payload, nil
-		}
-		if parts.hasKid {
-			break
-		}
-	}
-	if parts.hasKid {
-		for _, k := range keys {
-			if k.kid == parts.kid {
-				return verifierKey{}, nil, invalidToken("The signature does not verify.")
+		if pub, ok := k.pub.(*rsa.PublicKey); ok {
+			if _, err := jws.Verify(pub); err == nil {
+				return k, nil
 			}
 		}
-		return verifierKey{}, nil, invalidToken("No key with this kid.")
 	}
-	return verifierKey{}, nil, invalidToken("The signature does not verify.")
+	return verifierKey{}, invalidToken("The signature does not verify.")
 }
 
 func (s *Service) allowPartner(partnerID, method string) error {
