@@ -13,25 +13,24 @@ import (
 	"gatehouse/app"
 )
 
-// limitBody caps request bodies at server.max_body_bytes.
-func (s *Server) limitBody() gin.HandlerFunc {
+// capBody caps request bodies at server.max_body_bytes. Handlers read bodies
+// through readBody, which turns the overflow into PayloadTooLarge, so each
+// route answers it in its own error format.
+func (s *Server) capBody() gin.HandlerFunc {
 	limit := int64(s.cfg.Server.MaxBodyBytes)
 	return func(c *gin.Context) {
-		if c.Request.ContentLength > limit {
-			s.abortPublic(c, &app.Error{Code: app.CodePayloadTooLarge, Message: "request body too large"})
-			return
-		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		c.Next()
 	}
 }
 
-// limitIP throttles sign-in attempts per client address (ratelimit.signin_per_ip).
-func (s *Server) limitIP(code string) gin.HandlerFunc {
+// limitIP throttles sign-in attempts per client address
+// (ratelimit.signin_per_ip); abort answers in the route's error format.
+func (s *Server) limitIP(code string, abort func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if ok, wait := s.ipLimiter.Allow(limitKey(c.ClientIP())); !ok {
 			secs := int(wait.Seconds()) + 1
-			s.abortPublic(c, &app.Error{Code: code, Message: "too many sign-in attempts from this address; retry later", RetryAfter: secs})
+			abort(c, &app.Error{Code: code, Message: "too many sign-in attempts from this address; retry later", RetryAfter: secs})
 			return
 		}
 		c.Next()
@@ -56,15 +55,6 @@ func limitKey(ip string) string {
 		return ip
 	}
 	return p.String()
-}
-
-// abortPublic answers with the HMAC/JWT family's error format.
-func (s *Server) abortPublic(c *gin.Context, err error) {
-	if len(c.Request.URL.Path) >= 8 && c.Request.URL.Path[:8] == "/sso/jwt" {
-		s.abortSignInError(c, err)
-		return
-	}
-	s.abortError(c, err)
 }
 
 // readBody reads the (already limited) body; too large is 413.
