@@ -176,7 +176,7 @@ func attackCases(t *testing.T, ks *keySource) []attack {
 	rename := func(from, to string) func(map[string]any) {
 		return func(c map[string]any) { c[to] = c[from]; delete(c, from) }
 	}
-	at := func(d time.Duration) int64 { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC).Add(d).Unix() }
+	at := func(d time.Duration) int64 { return harnessEpoch.Add(d).Unix() }
 
 	// ---- algorithm attacks ----
 	for _, none := range []string{"none", "None", "NONE", "nOnE", "noNe"} {

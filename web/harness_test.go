@@ -103,6 +103,10 @@ func newFixture(t testing.TB, mutate ...func(*app.Config)) *fixture {
 	return newFixtureWithStore(t, memory.New(), mutate...)
 }
 
+// harnessEpoch is where every fixture's injected clock starts. Tests build
+// their instants from it (never from the wall clock), so they pass on any date.
+var harnessEpoch = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
 func newFixtureWithStore(t testing.TB, store storage.Store, mutate ...func(*app.Config)) *fixture {
 	t.Helper()
 	cfg := app.Defaults()
@@ -111,7 +115,7 @@ func newFixtureWithStore(t testing.TB, store storage.Store, mutate ...func(*app.
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	clock := &testClock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	clock := &testClock{now: harnessEpoch}
 	ring, err := app.NewKeyRing(map[int][]byte{1: make([]byte, 32)}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -112,10 +112,10 @@ func TestTokenCheckEveryFailure(t *testing.T) {
 			return map[string]any{"token": signRaw(t, opsThirdKey(), `{"alg":"RS256"}`, string(p))}
 		}, code: app.CodeInvalidToken, failed: "signature", realCheck: true},
 		{name: "jwt missing email", input: jwtWith(func(c map[string]any) { delete(c, "email") }), code: app.CodeInvalidPayload, failed: "claims", realCheck: true},
-		{name: "jwt expired", input: jwtWith(func(c map[string]any) { c["exp"] = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC).Unix() }), code: app.CodeExpiredToken, failed: "exp", realCheck: true},
-		{name: "jwt lifetime too long", input: jwtWith(func(c map[string]any) { c["exp"] = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC).Unix() }), code: app.CodeInvalidToken, failed: "exp", realCheck: true},
-		{name: "jwt nbf future", input: jwtWith(func(c map[string]any) { c["nbf"] = time.Date(2026, 11, 22, 10, 5, 0, 0, time.UTC).Unix() }), code: app.CodeInvalidToken, failed: "nbf", realCheck: true},
-		{name: "jwt iat future", input: jwtWith(func(c map[string]any) { c["iat"] = time.Date(2026, 11, 22, 10, 5, 0, 0, time.UTC).Unix() }), code: app.CodeInvalidToken, failed: "iat", realCheck: true},
+		{name: "jwt expired", input: jwtWith(func(c map[string]any) { c["exp"] = harnessEpoch.Add(-(1 * time.Hour)).Unix() }), code: app.CodeExpiredToken, failed: "exp", realCheck: true},
+		{name: "jwt lifetime too long", input: jwtWith(func(c map[string]any) { c["exp"] = harnessEpoch.Add(2 * time.Hour).Unix() }), code: app.CodeInvalidToken, failed: "exp", realCheck: true},
+		{name: "jwt nbf future", input: jwtWith(func(c map[string]any) { c["nbf"] = harnessEpoch.Add(5 * time.Minute).Unix() }), code: app.CodeInvalidToken, failed: "nbf", realCheck: true},
+		{name: "jwt iat future", input: jwtWith(func(c map[string]any) { c["iat"] = harnessEpoch.Add(5 * time.Minute).Unix() }), code: app.CodeInvalidToken, failed: "iat", realCheck: true},
 		{name: "jwt replayed jti", setup: func(w *opsWorld) {
 			c := w.claims()
 			c["jti"] = "used-once"

@@ -144,11 +144,11 @@ func TestJWTSignInRules(t *testing.T) {
 		{"jti too long", withClaims(func(c map[string]any) { c["jti"] = strings.Repeat("x", 257) }), 400, app.CodeInvalidPayload, "jti"},
 		{"tenantId malformed", withClaims(func(c map[string]any) { c["tenantId"] = "t/1" }), 400, app.CodeInvalidPayload, "tenantId"},
 		// 7. time
-		{"expired", withClaims(func(c map[string]any) { c["exp"] = time.Date(2026, 11, 22, 9, 58, 0, 0, time.UTC).Unix() }), 401, app.CodeExpiredToken, "The token has expired"},
-		{"too long lifetime", withClaims(func(c map[string]any) { c["exp"] = time.Date(2026, 11, 22, 11, 0, 1, 0, time.UTC).Unix() }), 401, app.CodeInvalidToken, ""},
+		{"expired", withClaims(func(c map[string]any) { c["exp"] = harnessEpoch.Add(-(2 * time.Minute)).Unix() }), 401, app.CodeExpiredToken, "The token has expired"},
+		{"too long lifetime", withClaims(func(c map[string]any) { c["exp"] = harnessEpoch.Add(1*time.Hour + 1*time.Second).Unix() }), 401, app.CodeInvalidToken, ""},
 		{"huge exp", withClaims(func(c map[string]any) { c["exp"] = 1e300 }), 401, app.CodeInvalidToken, ""},
-		{"nbf in future", withClaims(func(c map[string]any) { c["nbf"] = time.Date(2026, 11, 22, 10, 1, 1, 0, time.UTC).Unix() }), 401, app.CodeInvalidToken, ""},
-		{"iat in future", withClaims(func(c map[string]any) { c["iat"] = time.Date(2026, 11, 22, 10, 1, 1, 0, time.UTC).Unix() }), 401, app.CodeInvalidToken, ""},
+		{"nbf in future", withClaims(func(c map[string]any) { c["nbf"] = harnessEpoch.Add(1*time.Minute + 1*time.Second).Unix() }), 401, app.CodeInvalidToken, ""},
+		{"iat in future", withClaims(func(c map[string]any) { c["iat"] = harnessEpoch.Add(1*time.Minute + 1*time.Second).Unix() }), 401, app.CodeInvalidToken, ""},
 		// 9. tenant
 		{"unknown tenant", withClaims(func(c map[string]any) { c["tenantId"] = "t9" }), 403, app.CodeInvalidKeyOrTenant, ""},
 	}

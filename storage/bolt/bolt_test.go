@@ -178,6 +178,7 @@ var errBoom = errors.New("boom")
 // touch and an audit event, like the app's.
 func signInWrite(email, sessionID, jti string, at time.Time) storage.SignInWrite {
 	return storage.SignInWrite{
+		Now:    at, // replay expiry is judged on the test's clock, never the wall clock
 		Email:  email,
 		Replay: &storage.Replay{Key: "jti:o1:" + jti, ExpiresAt: at.Add(time.Hour)},
 		Provision: func(existing *storage.User, count func(string) int) (storage.User, error) {

@@ -17,7 +17,7 @@ import (
 // writing, so a refused sign-in leaves no trace in the shared transaction.
 //
 // The replay check treats a marker as live while its expiry is after w.Now,
-// falling back to the wall clock only when that is zero. The partner named by
+// which is required. The partner named by
 // the session must exist in the session's organization and be active in the
 // same transaction, so a sign-in racing a deactivation either commits before
 // it (and its session is revoked with the others) or is refused.
@@ -39,10 +39,12 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 	if w.Session.ID == "" {
 		return storage.User{}, errors.New("sign in: session id is empty")
 	}
-	now := w.Now
-	if now.IsZero() {
-		now = time.Now()
+	if w.Now.IsZero() {
+		// Replay expiry is judged on the caller's clock; a wall-clock fallback
+		// would let a test (or a caller) silently depend on today's date.
+		return storage.User{}, errors.New("sign in: Now is zero")
 	}
+	now := w.Now
 	var out storage.User
 	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
 		if !partnerActive(tx, w.Session.OrgID, w.Session.PartnerID) {

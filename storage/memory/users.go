@@ -3,10 +3,10 @@ package memory
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"gatehouse/storage"
 )
@@ -143,15 +143,14 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 // SignIn applies w atomically. Every check, Provision included, runs before
 // the first mutation, so any error leaves the store exactly as it was.
 //
-// The replay marker is judged against w.Now (the wall clock only when that is
-// zero). The session's partner is checked under the same lock that
+// The replay marker is judged against w.Now, which is required. The session's partner is checked under the same lock that
 // UpdatePartner takes, so a sign-in racing a deactivation either lands first
 // (and its session is revoked with the others) or is refused.
 func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User, error) {
-	now := w.Now
-	if now.IsZero() {
-		now = time.Now()
+	if w.Now.IsZero() {
+		return storage.User{}, errors.New("sign-in: Now is zero")
 	}
+	now := w.Now
 	var out storage.User
 	err := s.update(ctx, func() error {
 		if p, ok := s.partners[orgKey{w.Session.OrgID, w.Session.PartnerID}]; !ok || !p.Active {
