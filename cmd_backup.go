@@ -144,4 +144,3 @@ func writeAtomically(path string, write func(io.Writer) (int64, error), verify f
 	}
 	return n, nil
 }
-

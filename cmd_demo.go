@@ -112,4 +112,3 @@ func seedDemo(svc *app.Service, base string) (*web.Demo, error) {
 	}
 	return &web.Demo{OrgID: org.ID, TenantID: tenant.ID, Kid: key.Kid, PrivateKey: priv}, nil
 }
-
