@@ -85,7 +85,7 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, orgID string, in 
 		PartnerSSO: in.PartnerSSO, PartnerID: in.PartnerID, CreatedAt: s.now().UTC()}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, storage.ErrExists) {
-			return UserView{}, Errorf(CodeConflict, "a user with email %s already exists", email)
+			return UserView{}, Errorf(CodeConflict, "a user with email %s already exists in this organization", email)
 		}
 		return UserView{}, err
 	}

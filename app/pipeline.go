@@ -171,12 +171,11 @@ func (s *Service) provisioner(a *Assertion, now time.Time, newUserID string) sto
 			if !existing.PartnerSSO {
 				return storage.User{}, &refusal{denyNotPartnerSSO, "email belongs to an existing non-Partner-SSO user"}
 			}
-			if existing.OrgID != a.OrgID || existing.TenantID != a.TenantID {
-				msg := "email belongs to a user bound to another tenant (delete the user to move them)"
-				if existing.OrgID == a.OrgID {
-					msg = fmt.Sprintf("email belongs to a user bound to tenant %s (delete the user to move them)", existing.TenantID)
-				}
-				return storage.User{}, &refusal{denyOtherTenant, msg}
+			// The store looks the email up within a.OrgID only, so existing
+			// is this organization's user: naming its tenant reveals nothing
+			// about any other organization.
+			if existing.TenantID != a.TenantID {
+				return storage.User{}, &refusal{denyOtherTenant, fmt.Sprintf("email belongs to a user bound to tenant %s (delete the user to move them)", existing.TenantID)}
 			}
 			u := *existing
 			u.Role = a.Role
@@ -202,7 +201,7 @@ func (s *Service) provisioner(a *Assertion, now time.Time, newUserID string) sto
 // precheckUser runs step 11 outside the write (HMAC step 1 answers early);
 // the write checks again atomically.
 func (s *Service) precheckUser(ctx context.Context, a *Assertion) error {
-	existing, err := s.store.GetUserByEmail(ctx, a.Email)
+	existing, err := s.store.GetUserByEmail(ctx, a.OrgID, a.Email)
 	var ptr *storage.User
 	switch {
 	case err == nil:
@@ -244,6 +243,7 @@ func (s *Service) complete(ctx context.Context, a *Assertion, tenant storage.Ten
 	expires := now.Add(s.cfg.Session.TTL)
 	w := storage.SignInWrite{
 		Now:       now,
+		OrgID:     a.OrgID,
 		Email:     a.Email,
 		Replay:    a.Replay,
 		Provision: s.provisioner(a, now, userID),

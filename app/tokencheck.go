@@ -181,7 +181,7 @@ func (s *Service) checkUser(ctx context.Context, a *Assertion, tr *trace) error 
 	if err := s.precheckUser(ctx, a); err != nil {
 		return tr.fail("user", err)
 	}
-	existing, err := s.store.GetUserByEmail(ctx, a.Email)
+	existing, err := s.store.GetUserByEmail(ctx, a.OrgID, a.Email)
 	switch {
 	case err == nil:
 		tr.pass("user", "%s exists in tenant %s (Partner SSO); the sign-in would update its role to %s", existing.Email, existing.TenantID, a.Role)

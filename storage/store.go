@@ -39,7 +39,7 @@ type KeyTouch struct {
 }
 
 // ProvisionFunc decides the user a sign-in ends with. existing is nil when no
-// user has the email. partnerUsers counts users whose PartnerID is the given
+// user of the sign-in's organization has the email. partnerUsers counts users whose PartnerID is the given
 // partner (only call it when needed: it costs a scan). Returning an error
 // aborts the sign-in with nothing written. The function runs inside the
 // store's write transaction: it must not call the store, and it may run more
@@ -54,8 +54,13 @@ type ProvisionFunc func(existing *User, partnerUsers func(partnerID string) int)
 // can never leave a session behind it. A TouchKey naming a key deleted in the
 // meantime is skipped, not an error.
 type SignInWrite struct {
-	Now       time.Time // judges replay expiry
-	Email     string    // normalised; selects the existing user
+	Now time.Time // judges replay expiry
+	// OrgID and Email select the existing user: an email is unique only
+	// within its organization, so the same address in another organization
+	// is another user that this sign-in never reads or touches. The
+	// provisioned user must belong to OrgID and keep Email.
+	OrgID     string
+	Email     string // normalised
 	Replay    *Replay
 	Provision ProvisionFunc
 	Session   Session // UserID is filled in from the provisioned user
@@ -141,9 +146,13 @@ type Store interface {
 	ListKeys(ctx context.Context, orgID, partnerID string) ([]Key, error) // partnerID "" = every key of the org
 	DeleteKey(ctx context.Context, orgID, kid string) error
 
-	CreateUser(ctx context.Context, u User) error // ErrExists (email)
+	// CreateUser: ErrExists when the ID is taken or u.OrgID already has a
+	// user with u.Email (the same email in another organization is no conflict).
+	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
-	GetUserByEmail(ctx context.Context, email string) (User, error)
+	// GetUserByEmail finds the user with the normalised email in one
+	// organization; users of other organizations are never matched.
+	GetUserByEmail(ctx context.Context, orgID, email string) (User, error)
 	ListUsers(ctx context.Context, q UserQuery) (users []User, nextCursor string, err error)
 	CountUsers(ctx context.Context, orgID, tenantID string) (int, error) // tenantID "" = whole org
 	// CountPartnerUsers counts users whose PartnerID is partnerID (partner IDs

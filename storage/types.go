@@ -64,8 +64,9 @@ type Key struct {
 	LastUsedAt  time.Time `json:"last_used_at,omitempty"`
 }
 
-// User is bound to exactly one tenant. Email is unique in the whole appliance
-// and stored normalised (lower case), so equality is exact.
+// User is bound to exactly one tenant. Email is unique within the user's
+// organization (the same address in two organizations is two unrelated
+// users) and stored normalised (lower case), so equality is exact.
 type User struct {
 	ID           string    `json:"id"`
 	Email        string    `json:"email"`

@@ -483,14 +483,16 @@ func attackCases(t *testing.T, ks *keySource) []attack {
 				t.Fatal(rec.Body)
 			}
 		}, req: rs(hdr, set("tenantId", "t2")), status: 400, code: app.CodeInvalidPayload},
-		attack{name: "cross/user of another organization", setup: func(f *fixture) {
+		// Another organization's user with the same email is another user
+		// (SPEC §1): it can neither block nor be probed by this sign-in.
+		attack{name: "cross/same email in another organization", setup: func(f *fixture) {
 			f.beta()
 			if rec := f.signIn(signAlg(t, "RS256", keyB, hdr, f.claimsJSON(func(c map[string]any) {
 				c["organizationId"], c["tenantId"] = "beta", "b1"
 			}))); rec.Code != 302 {
 				t.Fatal(rec.Body)
 			}
-		}, req: rs(hdr, nil), status: 400, code: app.CodeInvalidPayload},
+		}, req: rs(hdr, nil), status: 302, location: "https://dash.example.test/t1", users: 1},
 	)
 
 	// ---- email tricks ----

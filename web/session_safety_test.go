@@ -162,7 +162,7 @@ func TestSessionsDie(t *testing.T) {
 		kill func(f *fixture, cookie string) error
 	}{
 		{"user deleted", func(f *fixture, _ string) error {
-			u, err := f.store.GetUserByEmail(ctx, "alice@example.com")
+			u, err := f.store.GetUserByEmail(ctx, "acme", "alice@example.com")
 			if err != nil {
 				return err
 			}

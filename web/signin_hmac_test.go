@@ -112,7 +112,7 @@ func TestHMACSignIn(t *testing.T) {
 	if sessionCookie(login, f.srv.CookieName()) == nil {
 		t.Fatal("no session cookie")
 	}
-	u, err := f.store.GetUserByEmail(context.Background(), "erin@example.com")
+	u, err := f.store.GetUserByEmail(context.Background(), "acme", "erin@example.com")
 	if err != nil || u.PartnerID != f.partner.ID || !u.PartnerSSO {
 		t.Fatalf("%+v %v", u, err)
 	}

@@ -44,7 +44,7 @@ func TestJWTSignInSuccess(t *testing.T) {
 	if !strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Error("CSP lacks frame-ancestors 'none'")
 	}
-	u, err := f.store.GetUserByEmail(context.Background(), "alice@example.com")
+	u, err := f.store.GetUserByEmail(context.Background(), "acme", "alice@example.com")
 	if err != nil || !u.PartnerSSO || u.PartnerID != f.partner.ID || u.TenantID != "t1" || u.Role != "admin" || u.Name != "Alice" {
 		t.Errorf("provisioned user %+v, %v", u, err)
 	}
@@ -268,7 +268,7 @@ func TestUserRules(t *testing.T) {
 		if rec := f.signIn(f.token(c)); rec.Code != 302 {
 			t.Fatal(rec.Body)
 		}
-		u, _ := f.store.GetUserByEmail(ctx, "alice@example.com")
+		u, _ := f.store.GetUserByEmail(ctx, "acme", "alice@example.com")
 		if u.Role != "readOnly" || u.Name != "Alice B" {
 			t.Fatalf("%+v", u)
 		}

@@ -21,12 +21,13 @@ import (
 	"gatehouse/storage"
 )
 
-// Format marker and version written to the meta bucket. The version is bumped
-// when the on-disk layout changes incompatibly, so an older binary refuses a
-// newer file instead of misreading it.
+// Format marker and schema version written to the meta bucket. The version
+// is bumped when the on-disk layout changes; Open migrates an older file up
+// to formatVersion (see migrations) and refuses a newer one, so an older
+// binary never misreads a layout it does not know.
 const (
 	formatName    = "gatehouse"
-	formatVersion = 1
+	formatVersion = 2
 )
 
 // Bucket names. Index buckets hold only keys (and small fixed values) that
@@ -41,8 +42,7 @@ var (
 	bktPartnerCKs    = []byte("partner_cks")    // consumer key → partner id
 	bktKeys          = []byte("keys")           // org\0kid → Key
 	bktUsers         = []byte("users")          // id → User
-	bktUserEmails    = []byte("user_emails")    // email → user id
-	bktOrgUsers      = []byte("org_users")      // org\0email → tenant\0user id
+	bktOrgUsers      = []byte("org_users")      // org\0email → tenant\0user id: the (per-organization) email index
 	bktPartnerUsers  = []byte("partner_users")  // partner\0user → (empty)
 	bktSessions      = []byte("sessions")       // id → Session
 	bktReplays       = []byte("replays")        // key → expiry
@@ -53,7 +53,7 @@ var (
 
 	allBuckets = [][]byte{
 		bktMeta, bktOrgs, bktTenants, bktPartners, bktPartnerActive, bktPartnerNames, bktPartnerCKs,
-		bktKeys, bktUsers, bktUserEmails, bktOrgUsers, bktPartnerUsers,
+		bktKeys, bktUsers, bktOrgUsers, bktPartnerUsers,
 		bktSessions, bktReplays, bktLoginTokens, bktAdminTokens,
 		bktAdminTokenIdx, bktAudit,
 	}
@@ -155,7 +155,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	if err := initSchema(db); err != nil {
+	if err := initSchema(db, lg); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -170,9 +170,11 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// initSchema stamps a new database, verifies an existing one and creates any
-// bucket a newer release added.
-func initSchema(db *bbolt.DB) error {
+// initSchema stamps a new database, or verifies an existing one and migrates
+// it to formatVersion, then creates any bucket a newer release added. It is
+// one transaction: a crash (or a failed migration) leaves the file exactly as
+// it was, and opening it again simply runs the migration again.
+func initSchema(db *bbolt.DB, lg *slog.Logger) error {
 	return db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bktMeta)
 		if meta == nil {
@@ -203,8 +205,25 @@ func initSchema(db *bbolt.DB) error {
 		if len(v) != 8 {
 			return errors.New("gatehouse database has no valid format version")
 		}
-		if got := binary.BigEndian.Uint64(v); got > formatVersion {
-			return fmt.Errorf("database format version %d is newer than this binary supports (%d); upgrade gatehouse", got, formatVersion)
+		got := binary.BigEndian.Uint64(v)
+		if got == 0 {
+			return errors.New("gatehouse database has no valid format version (0)")
+		}
+		if got > formatVersion {
+			return fmt.Errorf("database schema version %d is newer than this binary supports (%d): upgrade gatehouse to the release that wrote it, or a newer one", got, formatVersion)
+		}
+		for ; got < formatVersion; got++ {
+			migrate, ok := migrations[got]
+			if !ok {
+				return fmt.Errorf("no migration from schema version %d", got)
+			}
+			if err := migrate(tx); err != nil {
+				return fmt.Errorf("migrate schema %d → %d: %w", got, got+1, err)
+			}
+			if err := meta.Put(metaVersion, u64(got+1)); err != nil {
+				return fmt.Errorf("write format version: %w", err)
+			}
+			lg.Info("database schema migrated", "from", got, "to", got+1)
 		}
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {

@@ -179,6 +179,7 @@ var errBoom = errors.New("boom")
 func signInWrite(email, sessionID, jti string, at time.Time) storage.SignInWrite {
 	return storage.SignInWrite{
 		Now:    at, // replay expiry is judged on the test's clock, never the wall clock
+		OrgID:  "o1",
 		Email:  email,
 		Replay: &storage.Replay{Key: "jti:o1:" + jti, ExpiresAt: at.Add(time.Hour)},
 		Provision: func(existing *storage.User, count func(string) int) (storage.User, error) {
@@ -288,7 +289,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	if n, _ := s.CountSessions(ctx, users[0].ID, t0); n != 2 {
 		t.Errorf("a@ has %d sessions, want 2", n)
 	}
-	if _, err := s.GetUserByEmail(ctx, "b@example.com"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.GetUserByEmail(ctx, "o1", "b@example.com"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("user of failed sign-in: %v", err)
 	}
 	checkChain(t, s, 3)
@@ -355,7 +356,7 @@ func TestGroupRetriesAfterWriteFailure(t *testing.T) {
 	if !errors.Is(errs[1], bbolt.ErrKeyTooLarge) {
 		t.Errorf("oversized sign-in: %v", errs[1])
 	}
-	if _, err := s.GetUserByEmail(ctx, "huge@example.com"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.GetUserByEmail(ctx, "o1", "huge@example.com"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("user of failed sign-in: %v", err)
 	}
 	checkChain(t, s, 2)
@@ -468,7 +469,7 @@ func TestBackupRestoresAndChecks(t *testing.T) {
 	mustNil(t, err)
 	defer r.Close()
 	mustNil(t, r.Check())
-	if _, err := r.GetUserByEmail(ctx, "a@example.com"); err != nil {
+	if _, err := r.GetUserByEmail(ctx, "o1", "a@example.com"); err != nil {
 		t.Errorf("restored copy lacks a user: %v", err)
 	}
 	users, _ := r.CountUsers(ctx, "o1", "")

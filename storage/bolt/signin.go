@@ -33,8 +33,11 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 	if w.Provision == nil {
 		return storage.User{}, errors.New("sign in: no provision function")
 	}
-	if w.Email == "" {
-		return storage.User{}, errors.New("sign in: email is empty")
+	if w.OrgID == "" || w.Email == "" {
+		return storage.User{}, errors.New("sign in: organization or email is empty")
+	}
+	if w.Session.OrgID != w.OrgID {
+		return storage.User{}, fmt.Errorf("sign in: session organization %q differs from the user's %q", w.Session.OrgID, w.OrgID)
 	}
 	if w.Session.ID == "" {
 		return storage.User{}, errors.New("sign in: session id is empty")
@@ -55,7 +58,7 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 				return nil, storage.ErrReplay
 			}
 		}
-		existing, err := userByEmail(tx, w.Email)
+		existing, err := userByEmail(tx, w.OrgID, w.Email)
 		if err != nil {
 			return nil, err
 		}
@@ -68,8 +71,8 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 		if err != nil {
 			return nil, err // as is, per the contract
 		}
-		if u.Email != w.Email {
-			return nil, fmt.Errorf("provisioned email %q differs from sign-in email %q", u.Email, w.Email)
+		if u.Email != w.Email || u.OrgID != w.OrgID {
+			return nil, fmt.Errorf("provisioned user %q in %q differs from sign-in's %q in %q", u.Email, u.OrgID, w.Email, w.OrgID)
 		}
 		if existing != nil {
 			if u.ID != existing.ID {

@@ -15,9 +15,13 @@ import (
 )
 
 // planUser plans storing u (whose previous state is old, nil when new) with
-// every index entry it needs, after checking that its email is free. Only
-// index entries whose inputs changed are rewritten, which keeps a repeat
-// sign-in down to the user record itself.
+// every index entry it needs, after checking that its email is free in its
+// organization. Only index entries whose inputs changed are rewritten, which
+// keeps a repeat sign-in down to the user record itself.
+//
+// org_users (org\0email → tenant\0id) is the one email index: a user is
+// identified by its email within its organization, so the same address in
+// another organization is a different key and never collides.
 func planUser(tx *bbolt.Tx, ws *writeSet, old *storage.User, u storage.User) error {
 	if u.ID == "" {
 		return errors.New("user id is empty")
@@ -25,8 +29,12 @@ func planUser(tx *bbolt.Tx, ws *writeSet, old *storage.User, u storage.User) err
 	if u.Email == "" {
 		return errors.New("user email is empty")
 	}
-	if id := tx.Bucket(bktUserEmails).Get([]byte(u.Email)); id != nil && string(id) != u.ID {
-		return fmt.Errorf("email %q: %w", u.Email, storage.ErrExists)
+	if u.OrgID == "" {
+		return errors.New("user organization is empty")
+	}
+	key := join(u.OrgID, u.Email)
+	if v := tx.Bucket(bktOrgUsers).Get(key); v != nil && string(indexedUserID(v)) != u.ID {
+		return fmt.Errorf("email %q in organization %q: %w", u.Email, u.OrgID, storage.ErrExists)
 	}
 	data, err := json.Marshal(u)
 	if err != nil {
@@ -34,17 +42,11 @@ func planUser(tx *bbolt.Tx, ws *writeSet, old *storage.User, u storage.User) err
 	}
 	ws.put(bktUsers, []byte(u.ID), data)
 
-	if old == nil || old.Email != u.Email {
-		if old != nil {
-			ws.del(bktUserEmails, []byte(old.Email))
-		}
-		ws.put(bktUserEmails, []byte(u.Email), []byte(u.ID))
-	}
 	if old == nil || old.OrgID != u.OrgID || old.Email != u.Email || old.TenantID != u.TenantID {
 		if old != nil {
 			ws.del(bktOrgUsers, join(old.OrgID, old.Email))
 		}
-		ws.put(bktOrgUsers, join(u.OrgID, u.Email), join(u.TenantID, u.ID))
+		ws.put(bktOrgUsers, key, join(u.TenantID, u.ID))
 	}
 	if old == nil || old.PartnerID != u.PartnerID {
 		if old != nil && old.PartnerID != "" {
@@ -57,12 +59,19 @@ func planUser(tx *bbolt.Tx, ws *writeSet, old *storage.User, u storage.User) err
 	return nil
 }
 
-// userByEmail reads the user with email, or nil when there is none.
-func userByEmail(tx *bbolt.Tx, email string) (*storage.User, error) {
-	id := tx.Bucket(bktUserEmails).Get([]byte(email))
-	if id == nil {
+// indexedUserID is the user id of an org_users value (tenant\0id).
+func indexedUserID(v []byte) []byte {
+	_, id, _ := bytes.Cut(v, []byte{0})
+	return id
+}
+
+// userByEmail reads the organization's user with email, or nil when there is none.
+func userByEmail(tx *bbolt.Tx, orgID, email string) (*storage.User, error) {
+	v := tx.Bucket(bktOrgUsers).Get(join(orgID, email))
+	if v == nil {
 		return nil, nil
 	}
+	id := indexedUserID(v)
 	var u storage.User
 	if err := getJSON(tx.Bucket(bktUsers), id, &u); err != nil {
 		return nil, fmt.Errorf("user %q of email index: %w", id, err)
@@ -81,7 +90,8 @@ func countPartnerUsers(tx *bbolt.Tx, partnerID string) int {
 	return n
 }
 
-// CreateUser stores a new user; ErrExists when the email (or ID) is taken.
+// CreateUser stores a new user; ErrExists when the ID, or the email within
+// the user's organization, is taken.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	err := s.write(ctx, func(tx *bbolt.Tx) (writeSet, error) {
 		if u.ID != "" && tx.Bucket(bktUsers).Get([]byte(u.ID)) != nil {
@@ -111,12 +121,12 @@ func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
 	return u, nil
 }
 
-// GetUserByEmail returns the user with the (normalised) email.
-func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
+// GetUserByEmail returns the organization's user with the (normalised) email.
+func (s *Store) GetUserByEmail(ctx context.Context, orgID, email string) (storage.User, error) {
 	var u *storage.User
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		u, err = userByEmail(tx, email)
+		u, err = userByEmail(tx, orgID, email)
 		if err == nil && u == nil {
 			err = storage.ErrNotFound
 		}
@@ -164,7 +174,7 @@ func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.U
 			if tenant != nil && !bytes.HasPrefix(v, tenant) {
 				continue
 			}
-			_, id, _ := bytes.Cut(v, []byte{0})
+			id := indexedUserID(v)
 			var u storage.User
 			if err := getJSON(users, id, &u); err != nil {
 				return fmt.Errorf("user %q of org index: %w", id, err)
@@ -233,7 +243,6 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		}
 		var ws writeSet
 		ws.del(bktUsers, []byte(u.ID))
-		ws.del(bktUserEmails, []byte(u.Email))
 		ws.del(bktOrgUsers, join(u.OrgID, u.Email))
 		if u.PartnerID != "" {
 			ws.del(bktPartnerUsers, join(u.PartnerID, u.ID))

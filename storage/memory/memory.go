@@ -36,7 +36,7 @@ type Store struct {
 	consumerKeys map[string]orgKey // consumer key → (org, partner id)
 	keys         map[orgKey]storage.Key
 	users        map[string]storage.User
-	emails       map[string]string // email → user id
+	emails       map[orgKey]string // (org, email) → user id: emails are unique per organization
 	sessions     map[string]storage.Session
 	replays      map[string]time.Time
 	loginTokens  map[string]storage.LoginToken
@@ -60,7 +60,7 @@ func New() *Store {
 		consumerKeys: map[string]orgKey{},
 		keys:         map[orgKey]storage.Key{},
 		users:        map[string]storage.User{},
-		emails:       map[string]string{},
+		emails:       map[orgKey]string{},
 		sessions:     map[string]storage.Session{},
 		replays:      map[string]time.Time{},
 		loginTokens:  map[string]storage.LoginToken{},

@@ -11,17 +11,18 @@ import (
 	"gatehouse/storage"
 )
 
-// CreateUser stores u; ErrExists when the id or the email is taken.
+// CreateUser stores u; ErrExists when the id, or the email within u's
+// organization, is taken.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	return s.update(ctx, func() error {
 		if _, ok := s.users[u.ID]; ok {
 			return fmt.Errorf("user %q: %w", u.ID, storage.ErrExists)
 		}
-		if _, ok := s.emails[u.Email]; ok {
+		if _, ok := s.emails[orgKey{u.OrgID, u.Email}]; ok {
 			return fmt.Errorf("user email: %w", storage.ErrExists)
 		}
 		s.users[u.ID] = u
-		s.emails[u.Email] = u.ID
+		s.emails[orgKey{u.OrgID, u.Email}] = u.ID
 		return nil
 	})
 }
@@ -40,11 +41,11 @@ func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
 	return out, err
 }
 
-// GetUserByEmail returns the user with the (normalised) email.
-func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
+// GetUserByEmail returns the organization's user with the (normalised) email.
+func (s *Store) GetUserByEmail(ctx context.Context, orgID, email string) (storage.User, error) {
 	var out storage.User
 	err := s.view(ctx, func() error {
-		id, ok := s.emails[email]
+		id, ok := s.emails[orgKey{orgID, email}]
 		if !ok {
 			return fmt.Errorf("user email: %w", storage.ErrNotFound)
 		}
@@ -130,7 +131,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			return fmt.Errorf("user %q: %w", id, storage.ErrNotFound)
 		}
 		delete(s.users, id)
-		delete(s.emails, u.Email)
+		delete(s.emails, orgKey{u.OrgID, u.Email})
 		for sid, ss := range s.sessions {
 			if ss.UserID == id {
 				delete(s.sessions, sid)
@@ -150,6 +151,12 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 	if w.Now.IsZero() {
 		return storage.User{}, errors.New("sign-in: Now is zero")
 	}
+	if w.OrgID == "" || w.Email == "" {
+		return storage.User{}, errors.New("sign-in: organization or email is empty")
+	}
+	if w.Session.OrgID != w.OrgID {
+		return storage.User{}, fmt.Errorf("sign-in: session organization %q differs from the user's %q", w.Session.OrgID, w.OrgID)
+	}
 	now := w.Now
 	var out storage.User
 	err := s.update(ctx, func() error {
@@ -162,7 +169,7 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 			}
 		}
 		var existing *storage.User
-		if id, ok := s.emails[w.Email]; ok {
+		if id, ok := s.emails[orgKey{w.OrgID, w.Email}]; ok {
 			u := s.users[id]
 			existing = &u
 		}
@@ -170,7 +177,7 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 		if err != nil {
 			return err
 		}
-		if err := s.checkProvisioned(w.Email, existing, u); err != nil {
+		if err := s.checkProvisioned(w.OrgID, w.Email, existing, u); err != nil {
 			return err
 		}
 		if _, ok := s.sessions[w.Session.ID]; ok {
@@ -197,7 +204,7 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 			s.replays[w.Replay.Key] = w.Replay.ExpiresAt
 		}
 		s.users[u.ID] = u
-		s.emails[u.Email] = u.ID
+		s.emails[orgKey{u.OrgID, u.Email}] = u.ID
 		session := w.Session
 		session.UserID = u.ID
 		s.sessions[session.ID] = session
@@ -216,12 +223,14 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 }
 
 // checkProvisioned refuses a provisioned user that would break the email or
-// id index: it must keep the email the sign-in selected by, keep the existing
-// user's id, or (for a new user) bring an unused id.
-func (s *Store) checkProvisioned(email string, existing *storage.User, u storage.User) error {
+// id index: it must keep the organization and email the sign-in selected by,
+// keep the existing user's id, or (for a new user) bring an unused id.
+func (s *Store) checkProvisioned(orgID, email string, existing *storage.User, u storage.User) error {
 	switch {
 	case u.ID == "":
 		return fmt.Errorf("sign-in: provisioned user has no id")
+	case u.OrgID != orgID:
+		return fmt.Errorf("sign-in: provisioned user's organization %q differs from %q: %w", u.OrgID, orgID, storage.ErrConflict)
 	case u.Email != email:
 		return fmt.Errorf("sign-in: provisioned email %q differs from %q: %w", u.Email, email, storage.ErrConflict)
 	case existing != nil && u.ID != existing.ID:

@@ -21,7 +21,7 @@ func refusedWithoutTrace(t *testing.T, s storage.Store, w storage.SignInWrite, w
 	if err == nil {
 		return
 	}
-	_, err = s.GetUserByEmail(ctx, w.Email)
+	_, err = s.GetUserByEmail(ctx, w.OrgID, w.Email)
 	wantErr(t, "user of the refused sign-in", err, storage.ErrNotFound)
 	sessionGone(t, s, w.Session.ID)
 	if w.Replay != nil {
@@ -70,23 +70,39 @@ func testSignInPartnerInactive(t *testing.T, s storage.Store) {
 		mustNil(t, "UpdatePartner", err)
 		attempt(t, "inactive", "p-a")
 		// The user exists already: it must not be updated either.
-		existing := fx.signInWith(t, func() storage.SignInWrite {
-			// p-c is active, so this sign-in goes through (as a control).
-			w := fx.write("known@example.com", "s-known", t0)
-			w.Session.OrgID, w.Session.PartnerID = "org-2", "p-c"
-			return w
-		}())
+		existing := fx.user("known@example.com", "p-a", t0)
+		mustNil(t, "CreateUser", s.CreateUser(ctx, existing))
+		// p-c is active, so this sign-in goes through (as a control). It
+		// signs in the same address in org-2: another user, which the
+		// refused sign-in in org-1 below must not touch either.
+		other := fx.write("known@example.com", "s-known", t0)
+		other.OrgID, other.Session.OrgID, other.Session.PartnerID = "org-2", "org-2", "p-c"
+		other.Provision = func(cur *storage.User, _ func(string) int) (storage.User, error) {
+			if cur != nil {
+				return storage.User{}, fmt.Errorf("org-2 sign-in was handed org-1's user %q", cur.ID)
+			}
+			u := fx.user("known@example.com", "p-c", t0)
+			u.ID, u.OrgID, u.TenantID = "u:org-2:known", "org-2", "t-x"
+			return u, nil
+		}
+		otherUser := fx.signInWith(t, other)
 		w := fx.fullWrite("known@example.com", "s-known-2", "jti:known-2", t0.Add(time.Minute))
 		w.Provision = func(cur *storage.User, _ func(string) int) (storage.User, error) {
+			if cur == nil {
+				return storage.User{}, errors.New("the known user was not found")
+			}
 			u := *cur
 			u.Name = "must not be written"
 			return u, nil
 		}
 		_, err = s.SignIn(ctx, w)
 		wantErr(t, "SignIn of a known user by an inactive partner", err, storage.ErrPartnerInactive)
-		got, err := s.GetUserByEmail(ctx, "known@example.com")
+		got, err := s.GetUserByEmail(ctx, "org-1", "known@example.com")
 		mustNil(t, "GetUserByEmail", err)
 		equal(t, "known user after the refused sign-in", got, existing)
+		got, err = s.GetUserByEmail(ctx, "org-2", "known@example.com")
+		mustNil(t, "GetUserByEmail org-2", err)
+		equal(t, "org-2's user after the refused sign-in", got, otherUser)
 		sessionGone(t, s, "s-known-2")
 		if n := len(auditEvents(t, s)); n != 0 {
 			t.Errorf("audit has %d events, want 0", n)
@@ -131,7 +147,7 @@ func testSignInDeactivationRace(t *testing.T, s storage.Store) {
 	for i, err := range errs {
 		sessionGone(t, s, fmt.Sprintf("s-%02d", i))
 		email := fmt.Sprintf("race%02d@example.com", i)
-		_, uerr := s.GetUserByEmail(ctx, email)
+		_, uerr := s.GetUserByEmail(ctx, "org-1", email)
 		switch {
 		case err == nil:
 			ok++
@@ -188,7 +204,7 @@ func testSignInReplayNow(t *testing.T, s storage.Store) {
 		w := write("d@example.com", "s-d", "jti:live", t0.Add(30*time.Minute), t0.Add(2*time.Hour), t0.Add(3*time.Hour))
 		_, err := s.SignIn(ctx, w)
 		wantErr(t, "SignIn with a live replay key", err, storage.ErrReplay)
-		_, err = s.GetUserByEmail(ctx, "d@example.com")
+		_, err = s.GetUserByEmail(ctx, "org-1", "d@example.com")
 		wantErr(t, "user of the refused sign-in", err, storage.ErrNotFound)
 		sessionGone(t, s, "s-d")
 		seen, err := s.ReplaySeen(ctx, "jti:live", t0.Add(2*time.Hour))

@@ -443,7 +443,7 @@ func testPartnerDeactivation(t *testing.T, s storage.Store) {
 		sessionGone(t, s, "s-a2")
 		sessionPresent(t, s, "s-b1")
 		for _, email := range []string{"a1@example.com", "a2@example.com"} {
-			_, err := s.GetUserByEmail(ctx, email)
+			_, err := s.GetUserByEmail(ctx, "org-1", email)
 			mustNil(t, "users remain", err)
 		}
 		if n, err := s.CountActiveSessions(ctx, t0); err != nil || n != 1 {
@@ -455,7 +455,7 @@ func testPartnerDeactivation(t *testing.T, s storage.Store) {
 		_, err := s.SignIn(ctx, w)
 		wantErr(t, "SignIn by an inactive partner", err, storage.ErrPartnerInactive)
 		sessionGone(t, s, "s-a3")
-		_, err = s.GetUserByEmail(ctx, "a3@example.com")
+		_, err = s.GetUserByEmail(ctx, "org-1", "a3@example.com")
 		wantErr(t, "user of the refused sign-in", err, storage.ErrNotFound)
 	})
 	t.Run("false to false keeps sessions", func(t *testing.T) {

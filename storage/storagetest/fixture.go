@@ -63,6 +63,7 @@ func (fx *fixture) user(email, partnerID string, at time.Time) storage.User {
 func (fx *fixture) write(email, sessionID string, at time.Time) storage.SignInWrite {
 	return storage.SignInWrite{
 		Now:   at,
+		OrgID: fx.org.ID,
 		Email: email,
 		Provision: func(existing *storage.User, _ func(string) int) (storage.User, error) {
 			if existing != nil {

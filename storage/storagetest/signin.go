@@ -53,7 +53,7 @@ func testSignInCreatesUser(t *testing.T, s storage.Store) {
 	want := fx.user("new@example.com", "p-a", t0)
 	equal(t, "SignIn result", got, want)
 
-	stored, err := s.GetUserByEmail(ctx, "new@example.com")
+	stored, err := s.GetUserByEmail(ctx, "org-1", "new@example.com")
 	mustNil(t, "GetUserByEmail", err)
 	equal(t, "stored user", stored, want)
 	stored, err = s.GetUser(ctx, want.ID)
@@ -189,7 +189,7 @@ func testSignInReplay(t *testing.T, s storage.Store) {
 	mustNil(t, "RecordReplay", s.RecordReplay(ctx, storage.Replay{Key: "nonce:n", ExpiresAt: farFuture}, t0))
 	_, err = s.SignIn(ctx, fx.fullWrite("r2@example.com", "s-3", "nonce:n", at))
 	wantErr(t, "SignIn with a recorded nonce", err, storage.ErrReplay)
-	_, err = s.GetUserByEmail(ctx, "r2@example.com")
+	_, err = s.GetUserByEmail(ctx, "org-1", "r2@example.com")
 	wantErr(t, "user of the refused sign-in", err, storage.ErrNotFound)
 	sessionGone(t, s, "s-3")
 }
@@ -220,7 +220,7 @@ func testSignInProvisionError(t *testing.T, s storage.Store) {
 			_, err := s.SignIn(ctx, w)
 			wantErr(t, "SignIn", err, errBoom)
 
-			u, err := s.GetUserByEmail(ctx, tc.email)
+			u, err := s.GetUserByEmail(ctx, "org-1", tc.email)
 			if tc.email == known.Email {
 				mustNil(t, "GetUserByEmail", err)
 				equal(t, "existing user", u, known)
@@ -328,7 +328,7 @@ func testSignInConcurrent(t *testing.T, s storage.Store) {
 		ids[r.email] = r.user.ID
 	}
 	for email, id := range ids {
-		u, err := s.GetUserByEmail(ctx, email)
+		u, err := s.GetUserByEmail(ctx, "org-1", email)
 		mustNil(t, "GetUserByEmail", err)
 		if u.ID != id {
 			t.Errorf("%s is stored as %q, sign-ins returned %q", email, u.ID, id)

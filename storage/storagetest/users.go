@@ -18,6 +18,7 @@ func testUsers(t *testing.T, s storage.Store) {
 	u1 := storage.User{ID: "u-1", Email: "ann@example.com", Name: "Ann", OrgID: "org-1", TenantID: "t-1", Role: "admin", PartnerSSO: true, PartnerID: "p-a", CreatedAt: t0, LastSignInAt: t0.Add(1)}
 	u2 := storage.User{ID: "u-2", Email: "ben@example.com", Name: "Ben", OrgID: "org-1", TenantID: "t-2", Role: "viewer", CreatedAt: t0}
 	u3 := storage.User{ID: "u-3", Email: "cid@example.com", Name: "Cid", OrgID: "org-2", TenantID: "t-1", Role: "viewer", CreatedAt: t0}
+	u4 := storage.User{ID: "u-4", Email: "ann@example.com", Name: "Other Ann", OrgID: "org-2", TenantID: "t-1", Role: "viewer", CreatedAt: t0}
 	for _, tc := range []struct {
 		name string
 		user storage.User
@@ -28,7 +29,9 @@ func testUsers(t *testing.T, s storage.Store) {
 		{"other org", u3, nil},
 		{"duplicate id", storage.User{ID: "u-1", Email: "other@example.com", OrgID: "org-1", TenantID: "t-1"}, storage.ErrExists},
 		{"duplicate email in the org", storage.User{ID: "u-9", Email: "ann@example.com", OrgID: "org-1", TenantID: "t-2"}, storage.ErrExists},
-		{"duplicate email across orgs", storage.User{ID: "u-9", Email: "ann@example.com", OrgID: "org-2", TenantID: "t-1"}, storage.ErrExists},
+		{"duplicate id in another org", storage.User{ID: "u-1", Email: "ann@example.com", OrgID: "org-2", TenantID: "t-1"}, storage.ErrExists},
+		// The same address in another organization is another user (SPEC §1).
+		{"same email in another org", storage.User{ID: "u-4", Email: "ann@example.com", Name: "Other Ann", OrgID: "org-2", TenantID: "t-1", Role: "viewer", CreatedAt: t0}, nil},
 	} {
 		t.Run("Create/"+tc.name, func(t *testing.T) {
 			wantErr(t, "CreateUser", s.CreateUser(ctx, tc.user), tc.want)
@@ -42,10 +45,13 @@ func testUsers(t *testing.T, s storage.Store) {
 		wantErr error
 	}{
 		{"by id", func() (storage.User, error) { return s.GetUser(ctx, "u-1") }, u1, nil},
-		{"by email", func() (storage.User, error) { return s.GetUserByEmail(ctx, "ann@example.com") }, u1, nil},
-		{"by email other org", func() (storage.User, error) { return s.GetUserByEmail(ctx, "cid@example.com") }, u3, nil},
+		{"by email", func() (storage.User, error) { return s.GetUserByEmail(ctx, "org-1", "ann@example.com") }, u1, nil},
+		{"by email other org", func() (storage.User, error) { return s.GetUserByEmail(ctx, "org-2", "cid@example.com") }, u3, nil},
+		{"same email, its own org's user", func() (storage.User, error) { return s.GetUserByEmail(ctx, "org-2", "ann@example.com") }, u4, nil},
+		{"email only in another org", func() (storage.User, error) { return s.GetUserByEmail(ctx, "org-1", "cid@example.com") }, storage.User{}, storage.ErrNotFound},
+		{"email in an unknown org", func() (storage.User, error) { return s.GetUserByEmail(ctx, "org-missing", "ann@example.com") }, storage.User{}, storage.ErrNotFound},
 		{"missing id", func() (storage.User, error) { return s.GetUser(ctx, "u-missing") }, storage.User{}, storage.ErrNotFound},
-		{"missing email", func() (storage.User, error) { return s.GetUserByEmail(ctx, "nobody@example.com") }, storage.User{}, storage.ErrNotFound},
+		{"missing email", func() (storage.User, error) { return s.GetUserByEmail(ctx, "org-1", "nobody@example.com") }, storage.User{}, storage.ErrNotFound},
 	} {
 		t.Run("Get/"+tc.name, func(t *testing.T) {
 			got, err := tc.get()
@@ -63,7 +69,7 @@ func testUsers(t *testing.T, s storage.Store) {
 		{"org-1", "", 2},
 		{"org-1", "t-1", 1},
 		{"org-1", "t-2", 1},
-		{"org-2", "", 1},
+		{"org-2", "", 2},
 		{"org-2", "t-2", 0},
 		{"org-missing", "", 0},
 	} {
@@ -87,7 +93,7 @@ func testDeleteUser(t *testing.T, s storage.Store) {
 	mustNil(t, "DeleteUser", s.DeleteUser(ctx, gone.ID))
 	_, err := s.GetUser(ctx, gone.ID)
 	wantErr(t, "GetUser", err, storage.ErrNotFound)
-	_, err = s.GetUserByEmail(ctx, gone.Email)
+	_, err = s.GetUserByEmail(ctx, "org-1", gone.Email)
 	wantErr(t, "GetUserByEmail", err, storage.ErrNotFound)
 	sessionGone(t, s, "s-1")
 	sessionGone(t, s, "s-2")

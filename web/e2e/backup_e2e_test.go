@@ -141,7 +141,7 @@ func TestBackupUnderLoad(t *testing.T) {
 	}
 	ctx := context.Background()
 	for e := range before {
-		if _, err := copyStore.GetUserByEmail(ctx, e); err != nil {
+		if _, err := copyStore.GetUserByEmail(ctx, "acme", e); err != nil {
 			t.Errorf("user %s signed in before the backup but is missing from it: %v", e, err)
 		}
 	}
