@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -44,8 +45,19 @@ type ServerConfig struct {
 
 // StorageConfig is the [storage] section.
 type StorageConfig struct {
-	Dir string
+	Driver string // DriverBolt or DriverPostgres
+	Dir    string
+	// PostgresURL is a postgres:// URL or key=value DSN (driver postgres).
+	PostgresURL string
+	// PostgresMaxConns is the pool size; 0 leaves it to the backend's default.
+	PostgresMaxConns int
 }
+
+// Storage drivers (storage.driver).
+const (
+	DriverBolt     = "bolt"
+	DriverPostgres = "postgres"
+)
 
 // AdminConfig is the [admin] section.
 type AdminConfig struct {
@@ -97,7 +109,7 @@ type LogConfig struct {
 func Defaults() Config {
 	return Config{
 		Server:    ServerConfig{Listen: "127.0.0.1:8080", TrustedProxies: []string{}, MaxBodyBytes: 65536},
-		Storage:   StorageConfig{Dir: "./data"},
+		Storage:   StorageConfig{Driver: DriverBolt, Dir: "./data"},
 		Crypto:    CryptoConfig{EncryptionKeys: map[int][]byte{}},
 		SSO:       SSOConfig{ClockSkew: 60 * time.Second, MaxTokenLifetime: time.Hour, HMACTolerance: 300 * time.Second, LoginTokenTTL: 60 * time.Second},
 		Session:   SessionConfig{TTL: 8 * time.Hour, CookieName: "gatehouse_session", Secure: "auto"},
@@ -159,7 +171,7 @@ const (
 var configKeys = map[string]keyKind{
 	"server.listen": kindString, "server.public_url": kindString, "server.trusted_proxies": kindList,
 	"server.max_body_bytes": kindInt, "server.tls_cert": kindString, "server.tls_key": kindString,
-	"storage.dir":  kindString,
+	"storage.dir": kindString, "storage.driver": kindString, "storage.postgres_url": kindString, "storage.postgres_max_conns": kindInt,
 	"admin.socket": kindString, "admin.socket_group": kindString, "admin.listen": kindString,
 	"sso.clock_skew": kindDuration, "sso.max_token_lifetime": kindDuration, "sso.require_jti": kindBool,
 	"sso.hmac_tolerance": kindDuration, "sso.login_token_ttl": kindDuration,
@@ -284,6 +296,12 @@ func (c *Config) set(key string, raw any) error {
 		c.Server.TLSKey = str
 	case "storage.dir":
 		c.Storage.Dir = str
+	case "storage.driver":
+		c.Storage.Driver = str
+	case "storage.postgres_url":
+		c.Storage.PostgresURL = str
+	case "storage.postgres_max_conns":
+		c.Storage.PostgresMaxConns = num
 	case "admin.socket":
 		c.Admin.Socket = str
 	case "admin.socket_group":
@@ -435,6 +453,9 @@ func (c Config) Validate() error {
 	if c.Storage.Dir == "" {
 		return bad("storage.dir", "must not be empty")
 	}
+	if err := c.Storage.validate(len(c.Crypto.EncryptionKeys) > 0); err != nil {
+		return err
+	}
 	if c.Admin.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
 			return bad("admin.listen", "%q is not host:port", c.Admin.Listen)
@@ -510,4 +531,27 @@ func LookupConfigPath(flagValue string) string {
 		return flagValue
 	}
 	return os.Getenv("GATEHOUSE_CONFIG")
+}
+
+// validate checks the backend choice. With several instances on one
+// database every instance must open every sealed secret, and a key file
+// generated per instance would differ, so postgres requires configured keys.
+func (s StorageConfig) validate(haveKeys bool) error {
+	if s.PostgresMaxConns < 0 || s.PostgresMaxConns > 10000 {
+		return errors.New("config: storage.postgres_max_conns: must be 0 (the default) or between 1 and 10000")
+	}
+	switch s.Driver {
+	case DriverBolt:
+		return nil
+	case DriverPostgres:
+	default:
+		return fmt.Errorf("config: storage.driver: %q is not bolt or postgres", s.Driver)
+	}
+	if strings.TrimSpace(s.PostgresURL) == "" {
+		return errors.New("config: storage.postgres_url: must be set when storage.driver is postgres")
+	}
+	if !haveKeys {
+		return errors.New("config: crypto.encryption_keys: must be set when storage.driver is postgres (every instance must open the same sealed secrets; a generated key file would differ per instance)")
+	}
+	return nil
 }

@@ -131,3 +131,56 @@ func TestConfigFileErrors(t *testing.T) {
 		t.Errorf("malformed TOML: %v", err)
 	}
 }
+
+func TestStorageDriverConfig(t *testing.T) {
+	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+	pgURL := "postgres://gatehouse:hunter2@127.0.0.1:5432/gatehouse"
+	cases := []struct {
+		name    string
+		env     []string
+		wantKey string // "" = valid
+	}{
+		{"bolt default", nil, ""},
+		{"unknown driver", []string{"GATEHOUSE_STORAGE__DRIVER=sqlite"}, "storage.driver"},
+		{"postgres without url", []string{"GATEHOUSE_STORAGE__DRIVER=postgres", "GATEHOUSE_CRYPTO__ENCRYPTION_KEYS={1=\"" + key + "\"}"}, "storage.postgres_url"},
+		{"postgres without keys", []string{"GATEHOUSE_STORAGE__DRIVER=postgres", "GATEHOUSE_STORAGE__POSTGRES_URL=" + pgURL}, "crypto.encryption_keys"},
+		{"negative pool", []string{"GATEHOUSE_STORAGE__POSTGRES_MAX_CONNS=-1"}, "storage.postgres_max_conns"},
+		{"pool not a number", []string{"GATEHOUSE_STORAGE__POSTGRES_MAX_CONNS=many"}, "storage.postgres_max_conns"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig("", tc.env)
+			if tc.wantKey == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, tc.wantKey) {
+				t.Errorf("error %q is not one line naming %s", msg, tc.wantKey)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error leaks the database password: %q", err)
+			}
+		})
+	}
+
+	p := writeTOML(t, `
+[storage]
+driver = "postgres"
+postgres_url = "`+pgURL+`"
+postgres_max_conns = 12
+[crypto]
+encryption_keys = { 1 = "`+key+`" }
+`)
+	cfg, err := LoadConfig(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.Driver != DriverPostgres || cfg.Storage.PostgresURL != pgURL || cfg.Storage.PostgresMaxConns != 12 {
+		t.Errorf("storage section: %+v", cfg.Storage)
+	}
+}

@@ -3,6 +3,8 @@ package app
 import (
 	"errors"
 	"fmt"
+
+	"gatehouse/storage"
 )
 
 // Error codes of the JWT sign-in (SPEC §4.2), named as Plerion names them.
@@ -16,6 +18,7 @@ const (
 	CodeMethodNotAllowed     = "MethodNotAllowed"
 	CodeUnsupportedMediaType = "UnsupportedMediaType"
 	CodePayloadTooLarge      = "PayloadTooLarge"
+	CodeServiceUnavailable   = "ServiceUnavailable"
 )
 
 // Error codes of the HMAC sign-in (SPEC §4.3) and the admin API (SPEC §5).
@@ -42,6 +45,7 @@ const (
 	CodePartnerAlreadyExists  = "partner_already_exists"
 	CodeConflict              = "conflict"
 	CodeInternal              = "internal_error"
+	CodeUnavailable           = "unavailable"
 	CodeAdminMethodNotAllowed = "method_not_allowed"
 )
 
@@ -70,21 +74,32 @@ func Errorf(code, format string, args ...any) *Error {
 
 // ErrorCode returns the contract code of err, or CodeInternal.
 func ErrorCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return CodeInternal
+	return AsError(err).Code
 }
 
-// AsError returns err as an *Error; an unexpected error becomes a generic
-// internal_error whose message reveals nothing.
+// AsError returns err as an *Error; a store that cannot reach its database
+// becomes unavailable (503, retry later), any other unexpected error a
+// generic internal_error whose message reveals nothing.
 func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		return &Error{Code: CodeUnavailable, Message: msgUnavailable, RetryAfter: unavailableRetryAfter}
+	}
 	return &Error{Code: CodeInternal, Message: "internal error"}
+}
+
+// unavailableRetryAfter is the Retry-After (seconds) of an unavailable
+// answer: an instance recovers within seconds of its database coming back.
+const unavailableRetryAfter = 5
+
+const msgUnavailable = "the database cannot be reached or did not answer in time; nothing was written; retry shortly"
+
+// serviceUnavailable is the JWT sign-in's spelling of unavailable (SPEC §4.2).
+func serviceUnavailable() *Error {
+	return &Error{Code: CodeServiceUnavailable, Message: msgUnavailable, RetryAfter: unavailableRetryAfter}
 }
 
 func invalidToken(reason string) *Error {

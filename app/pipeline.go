@@ -94,7 +94,7 @@ var hmacCodes = map[denial]string{
 func asContractError(method string, err error) error {
 	var r *refusal
 	if !errors.As(err, &r) {
-		return err
+		return unavailableFor(method, err)
 	}
 	codes := jwtCodes
 	if method == MethodHMAC {
@@ -105,6 +105,18 @@ func asContractError(method string, err error) error {
 		return &Error{Code: code, Message: msgInvalidKeyOrTenant}
 	}
 	return &Error{Code: code, Message: r.message}
+}
+
+// unavailableFor spells a database outage in the method's error codes
+// (ServiceUnavailable for JWT, unavailable for HMAC); other errors pass.
+func unavailableFor(method string, err error) error {
+	if err == nil || !errors.Is(err, storage.ErrUnavailable) {
+		return err
+	}
+	if method == MethodHMAC {
+		return AsError(err)
+	}
+	return serviceUnavailable()
 }
 
 // Provisioning modes of a partner.
@@ -379,6 +391,9 @@ func (s *Service) signInEvent(a *Assertion, now time.Time, err error) *storage.A
 // settleSignIn is deferred by each sign-in entry point: it turns a pipeline
 // refusal into the method's contract error, audits a failure and measures.
 func (s *Service) settleSignIn(ctx context.Context, a *Assertion, started time.Time, err *error) {
+	if errors.Is(*err, storage.ErrUnavailable) {
+		s.log.Warn("sign-in refused: database unavailable", "err", *err, "request_id", a.RequestID)
+	}
 	*err = asContractError(a.Method, *err)
 	if *err != nil {
 		s.recordFailure(ctx, a, *err)

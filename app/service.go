@@ -162,8 +162,14 @@ func (s *Service) orgKeys(ctx context.Context, orgID string) ([]verifierKey, err
 	return keys, nil
 }
 
+// readyTimeout bounds a readiness probe, so /readyz answers 503 promptly
+// when a network database stops answering instead of hanging the prober.
+const readyTimeout = 3 * time.Second
+
 // Ready reports whether the database answers and the key ring works.
 func (s *Service) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		return err
 	}

@@ -23,6 +23,10 @@ var (
 	ErrPartnerInactive = errors.New("partner inactive")
 	// ErrInvalidCursor: a paging cursor that this backend did not issue.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrUnavailable: the database cannot be reached or did not answer in
+	// time; the operation wrote nothing and may be retried (a network
+	// database's outage, never a rule of the data).
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // Replay is a one-use marker (a JWT jti or an HMAC nonce) kept until ExpiresAt.

@@ -33,6 +33,8 @@ func statusFor(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case app.CodeNotFound:
 		return http.StatusNotFound
+	case app.CodeServiceUnavailable, app.CodeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -48,13 +50,22 @@ type errorBody struct {
 // request id and answered with a generic internal_error.
 func (s *Server) abortError(c *gin.Context, err error) {
 	e := app.AsError(err)
-	if e.Code == app.CodeInternal {
-		s.log.Error("internal error", "request_id", requestID(c), "err", err)
-	}
+	s.logUnexpected(c, e, err)
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	c.AbortWithStatusJSON(statusFor(e.Code), errorBody{Code: e.Code, Message: e.Message, RequestID: requestID(c)})
+}
+
+// logUnexpected logs what the answer's generic message hides: an internal
+// error, or the database failure behind an unavailable.
+func (s *Server) logUnexpected(c *gin.Context, e *app.Error, err error) {
+	switch e.Code {
+	case app.CodeInternal:
+		s.log.Error("internal error", "request_id", requestID(c), "err", err)
+	case app.CodeUnavailable:
+		s.log.Warn("database unavailable", "request_id", requestID(c), "err", err)
+	}
 }
 
 // abortSignInError answers a sign-in error as an HTML page when a person's
@@ -65,9 +76,7 @@ func (s *Server) abortSignInError(c *gin.Context, err error) {
 		return
 	}
 	e := app.AsError(err)
-	if e.Code == app.CodeInternal {
-		s.log.Error("internal error", "request_id", requestID(c), "err", err)
-	}
+	s.logUnexpected(c, e, err)
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
@@ -90,6 +99,8 @@ func adviceFor(code string) string {
 		return "Your portal sent incomplete or conflicting details. Contact your service provider's support and quote the request ID below."
 	case app.CodeRateLimited:
 		return "Too many attempts. Wait a minute, then try again from your partner portal."
+	case app.CodeServiceUnavailable:
+		return "Sign-in is briefly unavailable. Wait a few seconds, then try again from your partner portal; nothing was changed."
 	}
 	return "Go back to your partner portal and try again. If it keeps failing, contact support with the request ID below."
 }
