@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse/app"
-	"gatehouse/storage/bolt"
+	"gatehouse/storage"
 	"gatehouse/web/client"
 )
 
@@ -38,7 +38,7 @@ naming the first event that does not verify.`,
 	}
 	cfgPath := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return withAuditSource(*cfgPath, func(ctx context.Context, c *client.Client, store *bolt.Store) error {
+		return withAuditSource(*cfgPath, func(ctx context.Context, c *client.Client, store storage.Store) error {
 			var v app.AuditVerification
 			var err error
 			if c != nil {
@@ -73,7 +73,7 @@ func newAuditExportCmd() *cobra.Command {
 	}
 	cfgPath := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return withAuditSource(*cfgPath, func(ctx context.Context, c *client.Client, store *bolt.Store) error {
+		return withAuditSource(*cfgPath, func(ctx context.Context, c *client.Client, store storage.Store) error {
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			var err error
 			if c != nil {
@@ -95,7 +95,7 @@ func newAuditExportCmd() *cobra.Command {
 
 // withAuditSource runs f with the admin socket's client while a server runs,
 // else with the database file opened directly (exactly one is non-nil).
-func withAuditSource(cfgPath string, f func(context.Context, *client.Client, *bolt.Store) error) error {
+func withAuditSource(cfgPath string, f func(context.Context, *client.Client, storage.Store) error) error {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func withAuditSource(cfgPath string, f func(context.Context, *client.Client, *bo
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	c := socketClient(cfg)
-	var store *bolt.Store
+	var store storage.Store
 	if c == nil {
 		if store, err = openStoreOnly(cfg); err != nil {
 			return fmt.Errorf("audit: %w", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gatehouse/app"
+	"gatehouse/storage"
 	"gatehouse/storage/bolt"
 	"gatehouse/web"
 	"gatehouse/web/client"
@@ -44,7 +45,7 @@ func newLogger(cfg app.LogConfig, w io.Writer) *slog.Logger {
 type instance struct {
 	cfg   app.Config
 	log   *slog.Logger
-	store *bolt.Store
+	store storage.Store
 	svc   *app.Service
 	mets  *web.Metrics
 }
@@ -52,10 +53,7 @@ type instance struct {
 // openInstance opens the database (failing fast if another process holds
 // it) and builds the service.
 func openInstance(cfg app.Config, log *slog.Logger) (*instance, error) {
-	if err := os.MkdirAll(cfg.Storage.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("storage.dir: %w", err)
-	}
-	store, err := bolt.Open(cfg.DatabasePath(), bolt.Options{Timeout: 2 * time.Second, Logger: log})
+	store, err := openStore(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +90,10 @@ func socketClient(cfg app.Config) *client.Client {
 
 // openStoreOnly opens an existing database without the service (backup and
 // audit need no key ring); it never creates a database that is not there.
-func openStoreOnly(cfg app.Config) (*bolt.Store, error) {
+func openStoreOnly(cfg app.Config) (storage.Store, error) {
+	if cfg.Storage.Driver == app.DriverPostgres {
+		return openStore(cfg, nil)
+	}
 	path := cfg.DatabasePath()
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no database at %s (is storage.dir right?): %w", path, err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"gatehouse/storage"
+	"gatehouse/storage/memory"
 	"gatehouse/storage/storagetest"
 )
 
@@ -22,4 +23,28 @@ func TestConformance(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDump holds Export/Import to the shared contract on real bbolt files.
+func TestDump(t *testing.T) {
+	storagetest.RunDump(t, func(t *testing.T) storage.Store {
+		s, err := Open(filepath.Join(t.TempDir(), "gatehouse.db"), Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// TestCopyBetweenMemoryAndBolt: memory → bolt → memory loses nothing.
+func TestCopyBetweenMemoryAndBolt(t *testing.T) {
+	storagetest.RunCopyBetween(t,
+		func(*testing.T) storage.Store { return memory.New() },
+		func(t *testing.T) storage.Store {
+			s, err := Open(filepath.Join(t.TempDir(), "gatehouse.db"), Options{})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
+		})
 }

@@ -12,3 +12,8 @@ import (
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(*testing.T) storage.Store { return memory.New() })
 }
+
+// TestDump holds the memory store's Export/Import to the shared contract.
+func TestDump(t *testing.T) {
+	storagetest.RunDump(t, func(*testing.T) storage.Store { return memory.New() })
+}
