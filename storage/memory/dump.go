@@ -157,11 +157,11 @@ func (s *Store) putRecord(r storage.Record) error {
 		if _, ok := s.users[u.ID]; ok {
 			return fmt.Errorf("user %q: %w", u.ID, storage.ErrExists)
 		}
-		if _, ok := s.emails[u.Email]; ok {
+		if _, ok := s.emails[orgKey{u.OrgID, u.Email}]; ok {
 			return fmt.Errorf("user email %q: %w", u.Email, storage.ErrExists)
 		}
 		s.users[u.ID] = u
-		s.emails[u.Email] = u.ID
+		s.emails[orgKey{u.OrgID, u.Email}] = u.ID
 	case r.Session != nil:
 		if _, ok := s.users[r.Session.UserID]; !ok {
 			return fmt.Errorf("session: user %q: %w", r.Session.UserID, storage.ErrNotFound)

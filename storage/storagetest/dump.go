@@ -110,7 +110,7 @@ func testDumpRoundTrip(t *testing.T, src, dst storage.Dumper) {
 
 	// The copy must work, not only look the same: every index answers.
 	s := dst.(storage.Store)
-	u, err := s.GetUserByEmail(ctx, "dump1@example.com")
+	u, err := s.GetUserByEmail(ctx, fx.org.ID, "dump1@example.com")
 	mustNil(t, "GetUserByEmail on the copy", err)
 	if n, err := s.CountPartnerUsers(ctx, fx.partnerA.ID); err != nil || n != 3 {
 		t.Errorf("CountPartnerUsers on the copy = %d, %v; want 3", n, err)
