@@ -72,6 +72,33 @@ type SignInWrite struct {
 	Audit     *AuditEvent
 }
 
+// RevokeWrite is a partner-side sign-out or deprovisioning (SPEC §4.5),
+// applied atomically: the replay marker, the deletion of the user's sessions
+// and of the email's unconsumed login tokens (and, with DeleteUser, of the
+// user) and the audit event. Either all of it is durable when Revoke returns
+// nil, or none of it.
+type RevokeWrite struct {
+	Now    time.Time // judges replay and session expiry
+	OrgID  string
+	Email  string // normalised; the user is looked up within OrgID
+	Replay Replay // the jti or nonce; recorded only when the revoke is applied
+	// DeleteUser removes the user as well (deprovision).
+	DeleteUser bool
+	// Check decides, inside the transaction, whether the user found (nil
+	// when the email is unknown in OrgID) may be touched. An error aborts
+	// with nothing written and is returned as is. It must not call the store.
+	Check func(existing *User) error
+	// Audit builds the event from the outcome, inside the transaction.
+	Audit func(RevokeResult) AuditEvent
+}
+
+// RevokeResult is what a Revoke ended.
+type RevokeResult struct {
+	User            *User // nil when the email is unknown in the organization
+	SessionsRevoked int   // sessions live at Now that were deleted
+	LoginTokens     int   // unconsumed login tokens deleted
+}
+
 // UserQuery selects users of one organization, ordered by email.
 type UserQuery struct {
 	OrgID    string
@@ -169,6 +196,9 @@ type Store interface {
 	// the replay key is already recorded; errors from Provision are returned as is.
 	// ListUsers/ListAudit: Limit <= 0 means no limit; a bad cursor is ErrInvalidCursor.
 	SignIn(ctx context.Context, w SignInWrite) (User, error)
+	// Revoke applies a RevokeWrite atomically (see RevokeWrite). ErrReplay
+	// when the replay key is already recorded; errors from Check are returned as is.
+	Revoke(ctx context.Context, w RevokeWrite) (RevokeResult, error)
 	// ReplaySeen reports whether key is recorded and unexpired at now.
 	ReplaySeen(ctx context.Context, key string, now time.Time) (bool, error)
 	// RecordReplay records key; ErrReplay when it is already recorded and unexpired.
