@@ -111,6 +111,7 @@ func unverifiedOrgID(payload map[string]json.RawMessage) (string, *Error) {
 // tokenClaims are the validated claims of step 6.
 type tokenClaims struct {
 	OrgID, TenantID, Role, Email, Name, JTI string
+	Action                                  string // revoke tokens only
 	Exp                                     int64
 	Iat, Nbf                                int64
 	HasIat, HasNbf                          bool
@@ -120,6 +121,11 @@ type tokenClaims struct {
 func parseClaims(p map[string]json.RawMessage) (tokenClaims, *Error) {
 	var c tokenClaims
 	var e *Error
+	// A revoke token (SPEC §4.5) must never sign anyone in: it is refused
+	// before any other claim is read.
+	if _, ok := p["action"]; ok {
+		return c, invalidToken("A token with an action claim is a revoke token; it is not accepted for sign-in.")
+	}
 	if c.OrgID, e = requiredIDClaim(p, "organizationId"); e != nil {
 		return c, e
 	}
@@ -137,26 +143,12 @@ func parseClaims(p map[string]json.RawMessage) (tokenClaims, *Error) {
 		return c, invalidPayload("role must be admin or readOnly")
 	}
 	c.Role = role
-	rawEmail, present, e := stringClaim(p, "email")
-	if e != nil {
+	if c.Email, e = emailClaim(p); e != nil {
 		return c, e
 	}
-	if !present {
-		return c, invalidPayload("email is required")
-	}
-	email, ok := NormalizeEmail(rawEmail)
-	if !ok {
-		return c, invalidPayload("email is not a valid email address")
-	}
-	c.Email = email
-	exp, present, e := timeClaim(p, "exp")
-	if e != nil {
+	if c.Exp, e = expClaim(p); e != nil {
 		return c, e
 	}
-	if !present {
-		return c, invalidPayload("exp is required")
-	}
-	c.Exp = exp
 	name, present, e := stringClaim(p, "name")
 	if e != nil {
 		return c, e
@@ -173,17 +165,50 @@ func parseClaims(p map[string]json.RawMessage) (tokenClaims, *Error) {
 	if c.Nbf, c.HasNbf, e = timeClaim(p, "nbf"); e != nil {
 		return c, e
 	}
-	jti, present, e := stringClaim(p, "jti")
-	if e != nil {
+	if c.JTI, _, e = jtiClaim(p); e != nil {
 		return c, e
 	}
-	if present {
-		if jti == "" || len(jti) > 256 || hasControl(jti) {
-			return c, invalidPayload("jti must be 1–256 characters")
-		}
-		c.JTI = jti
-	}
 	return c, nil
+}
+
+// emailClaim reads and normalises the required email claim.
+func emailClaim(p map[string]json.RawMessage) (string, *Error) {
+	raw, present, e := stringClaim(p, "email")
+	if e != nil {
+		return "", e
+	}
+	if !present {
+		return "", invalidPayload("email is required")
+	}
+	email, ok := NormalizeEmail(raw)
+	if !ok {
+		return "", invalidPayload("email is not a valid email address")
+	}
+	return email, nil
+}
+
+// expClaim reads the required exp claim.
+func expClaim(p map[string]json.RawMessage) (int64, *Error) {
+	exp, present, e := timeClaim(p, "exp")
+	if e != nil {
+		return 0, e
+	}
+	if !present {
+		return 0, invalidPayload("exp is required")
+	}
+	return exp, nil
+}
+
+// jtiClaim reads the optional jti claim (1–256 characters when present).
+func jtiClaim(p map[string]json.RawMessage) (string, bool, *Error) {
+	jti, present, e := stringClaim(p, "jti")
+	if e != nil || !present {
+		return "", present, e
+	}
+	if jti == "" || len(jti) > 256 || hasControl(jti) {
+		return "", true, invalidPayload("jti must be 1–256 characters")
+	}
+	return jti, true, nil
 }
 
 // ValidRole reports whether r is one of the two tenant roles.

@@ -187,6 +187,11 @@ type TokenClaims struct {
 // SignToken signs claims as a compact RS256 JWS, as a partner portal does
 // (used by `gatehouse sign`, the demo portal and tests).
 func SignToken(priv *rsa.PrivateKey, kid string, claims TokenClaims) (string, error) {
+	return signRS256(priv, kid, claims)
+}
+
+// signRS256 signs any claim set as a compact RS256 JWS with typ JWT.
+func signRS256(priv *rsa.PrivateKey, kid string, claims any) (string, error) {
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {
 		opts = opts.WithHeader(jose.HeaderKey("kid"), kid)

@@ -23,6 +23,7 @@ type Assertion struct {
 	Email      string // normalised
 	Name       string
 	Role       string
+	Action     string          // revoke calls only: logout or deprovision
 	Replay     *storage.Replay // a jti to record with the write
 	ReturnTo   string
 	Origin     string
@@ -52,6 +53,8 @@ const (
 	denyOtherTenant
 	denyNotProvisioned
 	denyMaxUsers
+	denyUntouchable  // revoke: a non-Partner-SSO user is never touched
+	denyOtherPartner // deprovision: the user was provisioned by another partner
 )
 
 // refusal carries a denial and its human message through Provision.
@@ -74,6 +77,8 @@ var jwtCodes = map[denial]string{
 	denyOtherTenant:          CodeInvalidPayload,
 	denyNotProvisioned:       CodeAccessDenied,
 	denyMaxUsers:             CodeAccessDenied,
+	denyUntouchable:          CodeAccessDenied,
+	denyOtherPartner:         CodeAccessDenied,
 }
 
 var hmacCodes = map[denial]string{
@@ -88,6 +93,8 @@ var hmacCodes = map[denial]string{
 	denyOtherTenant:          CodeUserConflict,
 	denyNotProvisioned:       CodeUserNotProvisioned,
 	denyMaxUsers:             CodeMaxUsersExceeded,
+	denyUntouchable:          CodeUserConflict,
+	denyOtherPartner:         CodeUserConflict,
 }
 
 // asContractError turns a refusal into the method's *Error; other errors pass.

@@ -114,6 +114,26 @@ func (s *Service) IssueHMACLoginToken(ctx context.Context, req HMACTokenRequest)
 // by the sign-in (tr nil) and the token check (tr collects each verdict).
 func (s *Service) verifyHMAC(ctx context.Context, req HMACTokenRequest, a *Assertion, tr *trace) (hmacBody, error) {
 	var body hmacBody
+	when, err := s.verifyHMACEnvelope(ctx, req, a, tr)
+	if err != nil {
+		return body, err
+	}
+	body, err = parseHMACBody(req.Body)
+	if err != nil {
+		return body, tr.fail("body", err)
+	}
+	tr.pass("body", "tenantId %s, email %s, role %s", body.TenantID, body.Email, body.Role)
+	email, _ := NormalizeEmail(body.Email)
+	a.TenantID, a.Email, a.Name, a.Role, a.ReturnTo = body.TenantID, email, strings.TrimSpace(body.Name), body.Role, body.ReturnTo
+	body.signedAt = when
+	return body, nil
+}
+
+// verifyHMACEnvelope runs the checks of 4.3 that every signed server-to-server
+// call shares, up to the body: headers, signature, timestamp, partner
+// active, source address. It returns the parsed X-Timestamp.
+func (s *Service) verifyHMACEnvelope(ctx context.Context, req HMACTokenRequest, a *Assertion, tr *trace) (time.Time, error) {
+	var body time.Time
 	ck, ts, sig := strings.TrimSpace(req.ConsumerKey), strings.TrimSpace(req.Timestamp), strings.TrimSpace(req.Signature)
 	switch {
 	case ck == "":
@@ -149,29 +169,27 @@ func (s *Service) verifyHMAC(ctx context.Context, req HMACTokenRequest, a *Asser
 			"client address %q is not in allowed_source_ips", req.ClientIP)
 	}
 	tr.pass("source ip", "allowed_source_ips permits %q", req.ClientIP)
-	body, err = parseHMACBody(req.Body)
-	if err != nil {
-		return body, tr.fail("body", err)
-	}
-	tr.pass("body", "tenantId %s, email %s, role %s", body.TenantID, body.Email, body.Role)
-	email, _ := NormalizeEmail(body.Email)
-	a.TenantID, a.Email, a.Name, a.Role, a.ReturnTo = body.TenantID, email, strings.TrimSpace(body.Name), body.Role, body.ReturnTo
-	body.signedAt = when
-	return body, nil
+	return when, nil
 }
 
 // recordNonce is step 1's replay check, run only after everything before it passed.
 func (s *Service) recordNonce(ctx context.Context, a *Assertion, nonce string, ts time.Time) error {
 	now := s.now()
-	expires := now.Add(s.cfg.SSO.HMACTolerance)
-	if t := ts.Add(s.cfg.SSO.HMACTolerance); t.After(expires) {
-		expires = t
-	}
-	err := s.store.RecordReplay(ctx, storage.Replay{Key: nonceKey(a, nonce), ExpiresAt: expires}, now)
+	err := s.store.RecordReplay(ctx, s.nonceReplay(a, nonce, ts, now), now)
 	if errors.Is(err, storage.ErrReplay) {
 		return replayError(MethodHMAC)
 	}
 	return err
+}
+
+// nonceReplay is the marker of a nonce: kept while a request signed at ts
+// could still pass the timestamp check.
+func (s *Service) nonceReplay(a *Assertion, nonce string, ts, now time.Time) storage.Replay {
+	expires := now.Add(s.cfg.SSO.HMACTolerance)
+	if t := ts.Add(s.cfg.SSO.HMACTolerance); t.After(expires) {
+		expires = t
+	}
+	return storage.Replay{Key: nonceKey(a, nonce), ExpiresAt: expires}
 }
 
 // nonceKey is the replay key of an HMAC nonce, per consumer key.

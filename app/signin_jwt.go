@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"runtime"
 	"time"
@@ -29,7 +30,7 @@ func (s *Service) SignInJWT(ctx context.Context, req JWTSignIn) (res SignInResul
 	if req.Token == "" {
 		return res, invalidPayload("token is required")
 	}
-	if err := s.verifyThrottled(ctx, req.Token, a); err != nil {
+	if err := s.verifyThrottled(ctx, req.Token, a, parseClaims); err != nil {
 		return res, err
 	}
 	tenant, err := s.authorize(ctx, a, nil)
@@ -42,10 +43,20 @@ func (s *Service) SignInJWT(ctx context.Context, req JWTSignIn) (res SignInResul
 	return s.complete(ctx, a, tenant)
 }
 
-// verifyJWT runs steps 2–8 and fills the assertion. It is shared by the
-// sign-in (tr nil) and the token check (tr collects each verdict), so both
-// judge a token identically. It only reads: the jti is recorded by the write.
+// verifyJWT runs steps 2–8 of a sign-in token and fills the assertion. It is
+// shared by the sign-in (tr nil) and the token check (tr collects each
+// verdict), so both judge a token identically. It only reads: the jti is
+// recorded by the write.
 func (s *Service) verifyJWT(ctx context.Context, token string, a *Assertion, tr *trace) error {
+	return s.verifyJWTClaims(ctx, token, a, tr, parseClaims)
+}
+
+// claimParser is step 6 for one kind of token: parseClaims for sign-in,
+// parseRevokeClaims for /sso/jwt/revoke. Every other step is the same code.
+type claimParser func(map[string]json.RawMessage) (tokenClaims, *Error)
+
+// verifyJWTClaims is verifyJWT with step 6 given.
+func (s *Service) verifyJWTClaims(ctx context.Context, token string, a *Assertion, tr *trace, parse claimParser) error {
 	parts, e := parseJWSShape(token)
 	if e != nil {
 		return tr.fail("format", e)
@@ -82,17 +93,21 @@ func (s *Service) verifyJWT(ctx context.Context, token string, a *Assertion, tr 
 	if e != nil {
 		return tr.fail("signature", e)
 	}
+	// The key's partner is known from here on: a later refusal is audited
+	// as that partner's call, not an anonymous one.
+	a.OrgID, a.Credential, a.Partner.ID = orgID, key.kid, key.partnerID
 	// Only now is anything in the token trusted. parts.payload was decoded
 	// (strictly) from the very segment the signature covers, so it is reused
 	// rather than decoded a second time.
 	payloadObj := parts.payload
 	tr.pass("signature", "verified by key %s of partner %s", key.kid, key.partnerID)
-	claims, e := parseClaims(payloadObj)
+	claims, e := parse(payloadObj)
 	if e != nil {
 		return tr.fail("claims", e)
 	}
 	tr.pass("claims", "tenantId %s, email %s, role %s", claims.TenantID, claims.Email, claims.Role)
 	a.OrgID, a.TenantID, a.Email, a.Name, a.Role = claims.OrgID, claims.TenantID, claims.Email, claims.Name, claims.Role
+	a.Action = claims.Action
 	a.Credential = key.kid
 	partner, err := s.store.GetPartner(ctx, orgID, key.partnerID)
 	if err != nil {
@@ -144,14 +159,14 @@ func hasKid(keys []verifierKey, kid string) bool {
 // instead, and the writer always finds a core.
 var verifySlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 
-func (s *Service) verifyThrottled(ctx context.Context, token string, a *Assertion) error {
+func (s *Service) verifyThrottled(ctx context.Context, token string, a *Assertion, parse claimParser) error {
 	select {
 	case verifySlots <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-verifySlots }()
-	return s.verifyJWT(ctx, token, a, nil)
+	return s.verifyJWTClaims(ctx, token, a, nil, parse)
 }
 
 // verifySignature runs step 5: the kid's key (the caller has checked the kid

@@ -96,6 +96,8 @@ func (s *Server) PublicHandler() (http.Handler, error) {
 	signin := r.Group("/", noStore)
 	signin.POST("/sso/jwt", s.limitIP(app.CodeRateLimited, s.abortSignInError), s.signInJWT)
 	signin.POST("/sso/hmac/token", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacToken)
+	signin.POST("/sso/jwt/revoke", s.limitIP(app.CodeRateLimited, s.abortError), s.jwtRevoke)
+	signin.POST("/sso/hmac/revoke", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacRevoke)
 	signin.GET("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacLogin)
 	signin.POST("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacLogin)
 	signin.GET("/auth/verify", s.verify)
