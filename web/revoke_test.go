@@ -103,7 +103,7 @@ func TestJWTRevokeLogout(t *testing.T) {
 	if code := f.verifyWith(cBob, "").Code; code != 200 {
 		t.Errorf("another user's session: %d", code)
 	}
-	if _, err := f.store.GetUserByEmail(context.Background(), "alice@example.com"); err != nil {
+	if _, err := f.store.GetUserByEmail(context.Background(), "acme", "alice@example.com"); err != nil {
 		t.Errorf("logout removed the user: %v", err)
 	}
 	// Idempotent: again (fresh jti) finds the user with nothing left to end.
@@ -121,7 +121,7 @@ func TestJWTRevokeLogout(t *testing.T) {
 func TestJWTRevokeDeprovision(t *testing.T) {
 	f := newFixture(t)
 	c := f.signInCookie(t, f.claims(), "")
-	before, _ := f.store.GetUserByEmail(context.Background(), "alice@example.com")
+	before, _ := f.store.GetUserByEmail(context.Background(), "acme", "alice@example.com")
 	res := decodeRevoke(t, f.jwtRevoke(f.token(f.revokeClaims("deprovision"))))
 	if res != (app.RevokeResult{Action: "deprovision", UserFound: true, SessionsRevoked: 1}) {
 		t.Fatalf("result %+v", res)
@@ -142,7 +142,7 @@ func TestJWTRevokeDeprovision(t *testing.T) {
 	}
 	// The next sign-in provisions a new user.
 	f.signInCookie(t, f.claims(), "")
-	after, _ := f.store.GetUserByEmail(context.Background(), "alice@example.com")
+	after, _ := f.store.GetUserByEmail(context.Background(), "acme", "alice@example.com")
 	if after.ID == "" || after.ID == before.ID {
 		t.Errorf("re-created user %q (was %q)", after.ID, before.ID)
 	}
@@ -317,7 +317,7 @@ func TestRevokePartnerChecks(t *testing.T) {
 		wantCode(t, "jwt non-SSO "+action, rec, 403, app.CodeAccessDenied)
 		wantCode(t, "hmac non-SSO "+action, f.hmacRevoke(revokeBody("dave@example.com", action)), 409, app.CodeUserConflict)
 	}
-	if _, err := f.store.GetUserByEmail(ctx, "dave@example.com"); err != nil {
+	if _, err := f.store.GetUserByEmail(ctx, "acme", "dave@example.com"); err != nil {
 		t.Fatalf("non-SSO user touched: %v", err)
 	}
 
@@ -329,7 +329,7 @@ func TestRevokePartnerChecks(t *testing.T) {
 	wantCode(t, "jwt other partner", rec, 403, app.CodeAccessDenied)
 	wantCode(t, "hmac other partner", f.hmacRevoke(revokeBody("carol@example.com", "deprovision")), 409, app.CodeUserConflict)
 	decodeRevoke(t, f.hmacRevoke(revokeBody("carol@example.com", "logout")))
-	if _, err := f.store.GetUserByEmail(ctx, "carol@example.com"); err != nil {
+	if _, err := f.store.GetUserByEmail(ctx, "acme", "carol@example.com"); err != nil {
 		t.Fatalf("another partner's user deleted: %v", err)
 	}
 
@@ -373,7 +373,7 @@ func TestHMACRevoke(t *testing.T) {
 	if rec := f.hmacLogin(pending); rec.Code != 401 {
 		t.Errorf("an unconsumed login token survived the revoke: %d", rec.Code)
 	}
-	if _, err := f.store.GetUserByEmail(context.Background(), "erin@example.com"); err == nil {
+	if _, err := f.store.GetUserByEmail(context.Background(), "acme", "erin@example.com"); err == nil {
 		t.Error("user kept")
 	}
 

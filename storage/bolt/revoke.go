@@ -30,12 +30,9 @@ func (s *Store) Revoke(ctx context.Context, w storage.RevokeWrite) (storage.Revo
 		if v := tx.Bucket(bktReplays).Get([]byte(w.Replay.Key)); v != nil && liveAt(v, w.Now) {
 			return nil, storage.ErrReplay
 		}
-		existing, err := userByEmail(tx, w.Email)
+		existing, err := userByEmail(tx, w.OrgID, w.Email)
 		if err != nil {
 			return nil, err
-		}
-		if existing != nil && existing.OrgID != w.OrgID {
-			existing = nil // another organization's user is unrelated
 		}
 		var arg *storage.User
 		if existing != nil {
@@ -57,7 +54,6 @@ func (s *Store) Revoke(ctx context.Context, w storage.RevokeWrite) (storage.Revo
 			}
 			if w.DeleteUser {
 				ws.del(bktUsers, []byte(existing.ID))
-				ws.del(bktUserEmails, []byte(existing.Email))
 				ws.del(bktOrgUsers, join(existing.OrgID, existing.Email))
 				if existing.PartnerID != "" {
 					ws.del(bktPartnerUsers, join(existing.PartnerID, existing.ID))

@@ -23,7 +23,7 @@ func (s *Store) Revoke(ctx context.Context, w storage.RevokeWrite) (storage.Revo
 			return fmt.Errorf("revoke: %w", storage.ErrReplay)
 		}
 		var existing *storage.User
-		if id, ok := s.emails[w.Email]; ok && s.users[id].OrgID == w.OrgID {
+		if id, ok := s.emails[orgKey{w.OrgID, w.Email}]; ok {
 			u := s.users[id]
 			existing = &u
 		}
@@ -71,7 +71,7 @@ func (s *Store) Revoke(ctx context.Context, w storage.RevokeWrite) (storage.Revo
 		}
 		if existing != nil && w.DeleteUser {
 			delete(s.users, existing.ID)
-			delete(s.emails, existing.Email)
+			delete(s.emails, orgKey{existing.OrgID, existing.Email})
 		}
 		if hasAudit {
 			s.appendChained(event)

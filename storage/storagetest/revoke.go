@@ -102,7 +102,7 @@ func testRevokeDeprovision(t *testing.T, s storage.Store) {
 	}
 	_, err = s.GetUser(ctx, u.ID)
 	wantErr(t, "GetUser after deprovision", err, storage.ErrNotFound)
-	_, err = s.GetUserByEmail(ctx, "leaver@example.com")
+	_, err = s.GetUserByEmail(ctx, fx.org.ID, "leaver@example.com")
 	wantErr(t, "GetUserByEmail after deprovision", err, storage.ErrNotFound)
 	sessionGone(t, s, "s-1")
 	n, err := s.CountPartnerUsers(ctx, fx.partnerA.ID)
@@ -157,7 +157,7 @@ func testRevokeUnknownAndRefused(t *testing.T, s storage.Store) {
 		t.Fatalf("Revoke with a refusing Check: %v, want errBoom", err)
 	}
 	sessionPresent(t, s, "s-1")
-	if _, err := s.GetUserByEmail(ctx, "kept@example.com"); err != nil {
+	if _, err := s.GetUserByEmail(ctx, fx.org.ID, "kept@example.com"); err != nil {
 		t.Errorf("refused deprovision deleted the user: %v", err)
 	}
 	seen, err = s.ReplaySeen(ctx, "jti/org-1/u2", t0)

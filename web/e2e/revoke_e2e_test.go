@@ -26,8 +26,8 @@ func signInSession(t *testing.T, s *Server, w World, email string) *http.Cookie 
 	return resp.Cookies()[0]
 }
 
-// verifyStatus is GET /auth/verify with the cookie.
-func verifyStatus(t *testing.T, s *Server, c *http.Cookie) int {
+// forwardAuthStatus is GET /auth/verify with the cookie.
+func forwardAuthStatus(t *testing.T, s *Server, c *http.Cookie) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, s.Base+"/auth/verify", nil)
 	req.AddCookie(c)
@@ -54,7 +54,7 @@ func TestRevocationExamples(t *testing.T) {
 	// check signs email in, runs the example, and checks its output and effect.
 	check := func(t *testing.T, email, action string, run func(env []string) string) {
 		c := signInSession(t, s, w, email)
-		if verifyStatus(t, s, c) != 200 {
+		if forwardAuthStatus(t, s, c) != 200 {
 			t.Fatal("session not valid before the revoke")
 		}
 		out := strings.TrimSpace(run(jwtEnv(email, action)))
@@ -63,7 +63,7 @@ func TestRevocationExamples(t *testing.T) {
 		if out != want1 && out != want2 {
 			t.Fatalf("example printed %q, want %q", out, want1)
 		}
-		if code := verifyStatus(t, s, c); code != http.StatusUnauthorized {
+		if code := forwardAuthStatus(t, s, c); code != http.StatusUnauthorized {
 			t.Fatalf("/auth/verify after %s: %d, want 401", action, code)
 		}
 		status, body := s.API("GET", "/api/v1/orgs/acme/users?q="+url.QueryEscape(email), nil)
