@@ -78,7 +78,7 @@ func runDemo(cmd *cobra.Command, listen string) error {
 
   In another terminal:
     GATEHOUSE_ADMIN__SOCKET=%[5]s gatehouse console
-    curl -s --unix-socket %[5]s http://gatehouse/api/v1/orgs/%[2]s/users
+    GATEHOUSE_ADMIN__SOCKET=%[5]s gatehouse api GET /api/v1/orgs/%[2]s/users
 
 Press Ctrl-C to stop.
 `, cfg.PublicBaseURL(), demo.OrgID, demo.TenantID, demo.Kid, cfg.AdminSocketPath())

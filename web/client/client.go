@@ -10,15 +10,19 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"gatehouse/app"
 )
 
-// Client is an admin API client bound to one socket.
+// Client is an admin API client bound to one socket, or to one TCP admin
+// listener with a bearer token.
 type Client struct {
 	http   *http.Client
-	socket string
+	socket string // what error messages name: the socket path or the URL
+	base   string // scheme and host (and path prefix) requests go to
+	token  string // bearer token for TCP; empty on the socket
 }
 
 // New returns a client for the socket at path.
@@ -29,7 +33,14 @@ func New(path string) *Client {
 			return d.DialContext(ctx, "unix", path)
 		},
 	}
-	return &Client{http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}, socket: path}
+	return &Client{http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}, socket: path, base: "http://gatehouse"}
+}
+
+// NewURL returns a client for the TCP admin listener at base (http:// or
+// https://host:port), sending token as its bearer credential.
+func NewURL(base, token string) *Client {
+	base = strings.TrimRight(base, "/")
+	return &Client{http: &http.Client{Timeout: 5 * time.Minute}, socket: base, base: base, token: token}
 }
 
 // Reachable reports whether a server answers on the socket.
@@ -54,16 +65,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://gatehouse"+path, body)
+	resp, err := c.send(ctx, method, path, body, in != nil)
 	if err != nil {
 		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("admin socket %s: %w", c.socket, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -81,6 +85,53 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, isJSON bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if isJSON {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if c.token == "" {
+			return nil, fmt.Errorf("admin socket %s: %w", c.socket, err)
+		}
+		return nil, fmt.Errorf("admin API %s: %w", c.socket, err)
+	}
+	return resp, nil
+}
+
+// Answer is an admin API answer as it came, for callers that print it.
+type Answer struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Raw sends body (JSON, or nil) and returns the answer whatever its status;
+// err is only a failure to get one.
+func (c *Client) Raw(ctx context.Context, method, path string, body []byte) (Answer, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	resp, err := c.send(ctx, method, path, r, body != nil)
+	if err != nil {
+		return Answer{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Answer{}, fmt.Errorf("admin API %s: reading the answer: %w", c.socket, err)
+	}
+	return Answer{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b}, nil
 }
 
 // StatusError is a non-2xx answer that carried no API error body.
