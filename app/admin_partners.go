@@ -335,6 +335,13 @@ type RotateResult struct {
 // maxGracePeriod bounds how long an old secret keeps working after rotation.
 const maxGracePeriod = 7 * 24 * time.Hour
 
+// DefaultRotateGrace is how long the old consumer secret keeps working when
+// a rotation names no grace period, the same in the API, the CLI and the
+// console: long enough for a partner to deploy the new secret, so a
+// rotation without arguments never cuts a partner off at once. An explicit
+// 0 ends the old secret immediately (for a leaked secret).
+const DefaultRotateGrace = 24 * time.Hour
+
 // RotateSecret gives the partner a new consumer secret; the old one keeps
 // working for grace (0 = ends now). The consumer key stays.
 func (s *Service) RotateSecret(ctx context.Context, actor Actor, orgID, id string, grace time.Duration) (RotateResult, error) {

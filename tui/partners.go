@@ -348,7 +348,7 @@ func (p *partners) detailKey(msg tea.KeyMsg) tea.Cmd {
 		p.formKind = "rotate"
 		p.form = newForm("Rotate the consumer secret of "+v.Name,
 			"A new secret is shown once. The old one keeps working for the grace period (0 = ends now).").
-			add("grace period (seconds)", "86400", "0–604800")
+			add("grace period (seconds)", strconv.Itoa(int(app.DefaultRotateGrace/time.Second)), "0–604800")
 	case key.Matches(msg, kToggle):
 		return p.toggle(v)
 	case key.Matches(msg, kDelete):

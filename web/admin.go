@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"net/http"
 
 	"time"
@@ -89,9 +90,13 @@ func (s *Server) limitAdminBody() gin.HandlerFunc {
 }
 
 // decode reads a JSON body into v; false means the error was answered.
-func (s *Server) decode(c *gin.Context, v any) bool {
+func (s *Server) decode(c *gin.Context, v any) bool { return s.decodeBody(c, v, false) }
+
+// decodeBody is decode; with optional, an empty body leaves v as it is
+// (for requests whose every field has a default).
+func (s *Server) decodeBody(c *gin.Context, v any, optional bool) bool {
 	body, err := s.readBody(c)
-	if err == nil {
+	if err == nil && !(optional && len(bytes.TrimSpace(body)) == 0) {
 		err = app.DecodeJSON(body, v)
 	}
 	if err != nil {
@@ -224,17 +229,18 @@ func (s *Server) reactivatePartner(c *gin.Context) {
 	s.respond(c, http.StatusOK, p, err)
 }
 
-// rotateRequest is POST …/rotate-secret.
+// rotateRequest is POST …/rotate-secret. An absent grace_period_seconds
+// (or no body at all) means app.DefaultRotateGrace; 0 must be said.
 type rotateRequest struct {
 	GracePeriodSeconds *int64 `json:"grace_period_seconds"`
 }
 
 func (s *Server) rotateSecret(c *gin.Context) {
 	var in rotateRequest
-	if !s.decode(c, &in) {
+	if !s.decodeBody(c, &in, true) {
 		return
 	}
-	var grace time.Duration
+	grace := app.DefaultRotateGrace
 	if in.GracePeriodSeconds != nil {
 		if *in.GracePeriodSeconds < 0 || *in.GracePeriodSeconds > 604800 {
 			s.abortError(c, app.Errorf(app.CodeValidation, "grace_period_seconds: must be between 0 and 604800"))
