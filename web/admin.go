@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"net/http"
 
 	"time"
@@ -90,13 +89,9 @@ func (s *Server) limitAdminBody() gin.HandlerFunc {
 }
 
 // decode reads a JSON body into v; false means the error was answered.
-func (s *Server) decode(c *gin.Context, v any) bool { return s.decodeBody(c, v, false) }
-
-// decodeBody is decode; with optional, an empty body leaves v as it is
-// (for requests whose every field has a default).
-func (s *Server) decodeBody(c *gin.Context, v any, optional bool) bool {
+func (s *Server) decode(c *gin.Context, v any) bool {
 	body, err := s.readBody(c)
-	if err == nil && !(optional && len(bytes.TrimSpace(body)) == 0) {
+	if err == nil {
 		err = app.DecodeJSON(body, v)
 	}
 	if err != nil {
@@ -237,7 +232,7 @@ type rotateRequest struct {
 
 func (s *Server) rotateSecret(c *gin.Context) {
 	var in rotateRequest
-	if !s.decodeBody(c, &in, true) {
+	if !s.decode(c, &in) { // an empty body reads as {}
 		return
 	}
 	grace := app.DefaultRotateGrace
