@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Fuzz targets for the parsers that read attacker-controlled bytes. Run one
@@ -123,6 +124,32 @@ func FuzzParseCompactJWS(f *testing.F) {
 		}
 		if _, err := unverifiedOrgID(parts.payload); err == nil && parts.payload == nil {
 			t.Fatal("nil payload")
+		}
+	})
+}
+
+// FuzzParseRFC3339: the X-Timestamp parser never panics, takes nothing
+// longer than the grammar allows, and whatever it takes (but a leap second)
+// time.Parse reads as the same instant: it is a strict subset of it.
+func FuzzParseRFC3339(f *testing.F) {
+	for _, s := range []string{"2026-11-22T10:00:00Z", "2026-11-22t10:00:00.123456789+23:59", "2026-11-22T10:00:00,5Z",
+		"2026-11-22T10:00:00+24:00", "2016-12-31T23:59:60Z", "9999-12-31T23:59:59Z", "2026-02-29T00:00:00Z", "2026-1-2T3:4:5Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseRFC3339(s)
+		if !ok {
+			return
+		}
+		if len(s) > 35 || strings.ContainsAny(s, ", ") {
+			t.Fatalf("accepted %q", s)
+		}
+		if s[17:19] == "60" {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s)) // time.Parse wants T and Z in upper case
+		if err != nil || !want.Equal(got) {
+			t.Fatalf("%q: parsed %v, time.Parse says %v %v", s, got, want, err)
 		}
 	})
 }

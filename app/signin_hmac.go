@@ -143,9 +143,9 @@ func (s *Service) verifyHMACEnvelope(ctx context.Context, req HMACTokenRequest, 
 	case sig == "":
 		return body, tr.fail("headers", validation("X-Signature", "header is required"))
 	}
-	when, err := time.Parse(time.RFC3339, req.Timestamp)
-	if err != nil {
-		return body, tr.fail("headers", validation("X-Timestamp", "must be an RFC 3339 time such as 2026-11-22T10:00:00Z"))
+	when, ok := parseRFC3339(req.Timestamp)
+	if !ok {
+		return body, tr.fail("headers", validation("X-Timestamp", "must be an RFC 3339 time such as 2026-11-22T10:00:00Z (a dot before 1–9 fraction digits, Z or ±HH:MM)"))
 	}
 	tr.pass("headers", "X-Consumer-Key, X-Timestamp and X-Signature present")
 	partner, ok := s.checkSignature(ctx, req)
@@ -155,7 +155,7 @@ func (s *Service) verifyHMACEnvelope(ctx context.Context, req HMACTokenRequest, 
 	tr.pass("signature", "HMAC-SHA256 valid for consumer key %s of partner %s (%s)", partner.ConsumerKey, partner.Name, partner.ID)
 	a.Partner, a.OrgID, a.Credential = partner, partner.OrgID, partner.ConsumerKey
 	now := s.now()
-	if d := now.Sub(when); d > s.cfg.SSO.HMACTolerance || -d > s.cfg.SSO.HMACTolerance {
+	if !withinTolerance(when, now, s.cfg.SSO.HMACTolerance) {
 		return body, tr.failE("timestamp", Errorf(CodeSignatureExpired, "X-Timestamp is more than %s from the server's time", s.cfg.SSO.HMACTolerance),
 			"%s", clockDiff(when.Unix(), now.Unix()))
 	}

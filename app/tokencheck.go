@@ -82,15 +82,24 @@ func failureDetail(err error) string {
 
 // clockDiff says how far a NumericDate lies from now ("in 4m0s", "2m0s ago").
 func clockDiff(at, now int64) string {
-	d := time.Duration(at-now) * time.Second
 	when := time.Unix(at, 0).UTC().Format(time.RFC3339)
 	switch {
 	case at > now:
-		return fmt.Sprintf("%s is %s ahead of the server clock", when, d)
+		return fmt.Sprintf("%s is %s ahead of the server clock", when, secondsText(at-now))
 	case at < now:
-		return fmt.Sprintf("%s is %s behind the server clock", when, -d)
+		return fmt.Sprintf("%s is %s behind the server clock", when, secondsText(now-at))
 	}
 	return when + " is the server's current time"
+}
+
+// secondsText prints a positive number of seconds as a Duration does, or in
+// days beyond a year: a Duration overflows past 292 years, and a timestamp
+// in year 9999 is a thing an attacker sends.
+func secondsText(secs int64) string {
+	if secs > 366*24*3600 {
+		return fmt.Sprintf("%d days", secs/(24*3600))
+	}
+	return (time.Duration(secs) * time.Second).String()
 }
 
 // TokenCheck runs every check the real sign-in would run on a JWT or an HMAC

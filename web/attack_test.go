@@ -80,6 +80,12 @@ func runAttack(t *testing.T, c attack) {
 		t.Fatalf("status %d, want %d: %.300s", rec.Code, c.status, rec.Body)
 	}
 	after := f.counts()
+	if c.status == http.StatusOK { // an HMAC step 1 the grammar allows: a login token, nothing else
+		if after != before || !strings.Contains(rec.Body.String(), `"login_url"`) {
+			t.Errorf("counts %+v → %+v, body %.200s", before, after, rec.Body)
+		}
+		return
+	}
 	if c.status == http.StatusFound {
 		if got := rec.Header().Get("Location"); got != c.location {
 			t.Errorf("Location %q, want %q", got, c.location)
@@ -706,6 +712,23 @@ func hmacCases(t *testing.T) []attack {
 		}), status: 401, code: app.CodeSignatureExpired},
 		{name: "hmac/year-old timestamp", req: h(func(f *fixture, p *parts) { p.ts = "2025-11-22T10:00:00Z" }),
 			status: 401, code: app.CodeSignatureExpired},
+		{name: "hmac/timestamp in year 9999", req: h(func(f *fixture, p *parts) { p.ts = "9999-12-31T23:59:59Z" }),
+			status: 401, code: app.CodeSignatureExpired},
+		{name: "hmac/timestamp in year 1", req: h(func(f *fixture, p *parts) { p.ts = "0001-01-01T00:00:00Z" }),
+			status: 401, code: app.CodeSignatureExpired},
+		{name: "hmac/timestamp centuries ahead with an offset", req: h(func(f *fixture, p *parts) { p.ts = "9999-12-31T23:59:59.999999999-23:59" }),
+			status: 401, code: app.CodeSignatureExpired},
+		valid400("comma fraction", func(f *fixture, p *parts) { p.ts = f.clock.Now().UTC().Format("2006-01-02T15:04:05") + ",5Z" }),
+		valid400("offset +24:00", func(f *fixture, p *parts) { p.ts = f.clock.Now().UTC().Format("2006-01-02T15:04:05") + "+24:00" }),
+		valid400("one-digit hour", func(f *fixture, p *parts) {
+			p.ts = f.clock.Now().UTC().Format("2006-01-02T") + "1" + f.clock.Now().UTC().Format(":04:05Z")
+		}),
+		valid400("no offset", func(f *fixture, p *parts) { p.ts = f.clock.Now().UTC().Format("2006-01-02T15:04:05") }),
+		valid400("ten fraction digits", func(f *fixture, p *parts) { p.ts = f.clock.Now().UTC().Format("2006-01-02T15:04:05") + ".0000000000Z" }),
+		valid400("31 November", func(f *fixture, p *parts) { p.ts = "2026-11-31T10:00:00Z" }),
+		{name: "hmac/lower-case t and z accepted as the grammar allows", req: h(func(f *fixture, p *parts) {
+			p.ts = strings.ToLower(f.clock.Now().UTC().Format("2006-01-02T15:04:05.123Z"))
+		}), status: 200},
 		valid400("unix timestamp", func(f *fixture, p *parts) { p.ts = fmt.Sprint(f.clock.Now().Unix()) }),
 		valid400("timestamp with a space", func(f *fixture, p *parts) { p.ts = "2026-11-22 10:00:00Z" }),
 		valid400("missing consumer key", func(f *fixture, p *parts) { p.ck = "" }),
