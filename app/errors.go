@@ -37,6 +37,7 @@ const (
 	CodeUserNotProvisioned      = "user_not_provisioned"
 	CodeMaxUsersExceeded        = "max_users_exceeded"
 	CodeUserConflict            = "user_conflict"
+	CodeOriginNotAllowed        = "origin_not_allowed"
 	CodeHMACRateLimited         = "rate_limited"
 
 	CodeUnauthorized          = "unauthorized"

@@ -88,7 +88,7 @@ var hmacCodes = map[denial]string{
 	denyTenantNotAllowed:     CodeTenantNotAllowed,
 	denyEmailDomain:          CodeEmailDomainNotAllowed,
 	denyRole:                 CodeRoleNotAllowed,
-	denyOrigin:               CodeForbidden,
+	denyOrigin:               CodeOriginNotAllowed,
 	denyNotPartnerSSO:        CodeUserConflict,
 	denyOtherTenant:          CodeUserConflict,
 	denyNotProvisioned:       CodeUserNotProvisioned,
@@ -153,14 +153,19 @@ func (s *Service) authorize(ctx context.Context, a *Assertion, tr *trace) (stora
 
 // checkPolicies applies the partner's opt-in policies: a nil list means no
 // restriction, an empty one allows nothing.
+//
+// The order is each contract's: SPEC §4.1 step 10 refuses a disabled
+// provisioning before the tenant, §4.3 the tenant before the provisioning.
 func checkPolicies(a *Assertion) error {
 	p := a.Partner
+	provisioningOff := p.UserProvisioning == ProvisioningDisabled
+	tenantRefused := p.AllowedTenants != nil && !slices.Contains(p.AllowedTenants, a.TenantID)
 	switch {
 	case !p.Active:
 		return &refusal{denyPartnerInactive, "Access denied: the partner is deactivated"}
-	case p.UserProvisioning == ProvisioningDisabled:
+	case provisioningOff && (a.Method != MethodHMAC || !tenantRefused):
 		return &refusal{denyProvisioningDisabled, "Access denied by partner policy user_provisioning: sign-in is disabled"}
-	case p.AllowedTenants != nil && !slices.Contains(p.AllowedTenants, a.TenantID):
+	case tenantRefused:
 		return &refusal{denyTenantNotAllowed, fmt.Sprintf("Access denied by partner policy allowed_tenants: tenant %s is not allowed", a.TenantID)}
 	case p.AllowedEmailDomains != nil && !domainAllowed(p.AllowedEmailDomains, emailDomain(a.Email)):
 		return &refusal{denyEmailDomain, fmt.Sprintf("Access denied by partner policy allowed_email_domains: %s is not allowed", emailDomain(a.Email))}

@@ -348,10 +348,10 @@ func (s *Service) CompleteHMACLogin(ctx context.Context, req HMACLogin) (res Sig
 	}
 	a.Partner, a.OrgID, a.Credential = partner, lt.OrgID, partner.ConsumerKey
 	a.TenantID, a.Email, a.Name, a.Role, a.ReturnTo = lt.TenantID, lt.Email, lt.Name, lt.Role, lt.ReturnTo
-	tenant, err := s.store.GetTenant(ctx, lt.OrgID, lt.TenantID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return res, &refusal{denyTenantUnknown, "the tenant no longer exists"}
-	}
+	// The policies may have changed since step 1, and only this step sees
+	// the browser's Origin: check them all again (the token is spent already,
+	// so a refusal cannot be retried with the same link).
+	tenant, err := s.authorize(ctx, a, nil)
 	if err != nil {
 		return res, err
 	}

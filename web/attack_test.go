@@ -793,6 +793,39 @@ func hmacCases(t *testing.T) []attack {
 			f.clock.Advance(61 * time.Second)
 			return httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+url.QueryEscape(lt), nil)
 		}, status: 401, code: app.CodeInvalidLoginToken},
+		{name: "login/foreign Origin with allowed_origins set", req: func(f *fixture) *http.Request {
+			f.setPolicies(app.PartnerPolicies{AllowedOrigins: app.Val([]string{"https://portal.example.test"})})
+			r := httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+url.QueryEscape(issueLoginToken(t, f, nonce)), nil)
+			r.Header.Set("Origin", "https://portal.example.test.evil.example")
+			return r
+		}, status: 403, code: app.CodeOriginNotAllowed},
+		{name: "login/role narrowed after step 1", req: func(f *fixture) *http.Request {
+			lt := issueLoginToken(t, f, nonce)
+			f.setPolicies(app.PartnerPolicies{AllowedRoles: app.Val([]string{"readOnly"})})
+			return httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+url.QueryEscape(lt), nil)
+		}, status: 403, code: app.CodeRoleNotAllowed},
+		{name: "login/email domain narrowed after step 1", req: func(f *fixture) *http.Request {
+			lt := issueLoginToken(t, f, nonce)
+			f.setPolicies(app.PartnerPolicies{AllowedEmailDomains: app.Val([]string{"other.example"})})
+			return httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+url.QueryEscape(lt), nil)
+		}, status: 403, code: app.CodeEmailDomainNotAllowed},
+		{name: "login/tenant removed from allowed_tenants after step 1", req: func(f *fixture) *http.Request {
+			lt := issueLoginToken(t, f, nonce)
+			f.setPolicies(app.PartnerPolicies{AllowedTenants: app.Val([]string{})})
+			return httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+url.QueryEscape(lt), nil)
+		}, status: 403, code: app.CodeTenantNotAllowed},
+		{name: "login/token in a JSON body", req: func(f *fixture) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/sso/hmac/login", strings.NewReader(`{"token":"`+issueLoginToken(t, f, nonce)+`"}`))
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}, status: 401, code: app.CodeInvalidLoginToken},
+		{name: "login/token given twice", req: func(f *fixture) *http.Request {
+			lt := url.QueryEscape(issueLoginToken(t, f, nonce))
+			return httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+lt+"&token="+lt, nil)
+		}, status: 401, code: app.CodeInvalidLoginToken},
+		{name: "hmac/step 1 tenant refused before provisioning", setup: func(f *fixture) {
+			f.setPolicies(app.PartnerPolicies{AllowedTenants: app.Val([]string{}), UserProvisioning: app.Val(app.ProvisioningDisabled)})
+		}, req: h(func(*fixture, *parts) {}), status: 403, code: app.CodeTenantNotAllowed},
 		{name: "hmac/login after the partner was deactivated", req: func(f *fixture) *http.Request {
 			lt := issueLoginToken(t, f, nonce)
 			must(t, func() error {

@@ -19,7 +19,7 @@ func statusFor(code string) int {
 		return http.StatusBadRequest
 	case app.CodeInvalidKeyOrTenant, app.CodeAccessDenied, app.CodePartnerInactive, app.CodeSourceIPNotAllowed,
 		app.CodeTenantNotAllowed, app.CodeProvisioningDisabled, app.CodeEmailDomainNotAllowed, app.CodeRoleNotAllowed,
-		app.CodeUserNotProvisioned, app.CodeMaxUsersExceeded, app.CodeForbidden:
+		app.CodeUserNotProvisioned, app.CodeMaxUsersExceeded, app.CodeOriginNotAllowed, app.CodeForbidden:
 		return http.StatusForbidden
 	case app.CodeUserConflict, app.CodePartnerAlreadyExists, app.CodeConflict:
 		return http.StatusConflict
@@ -93,11 +93,13 @@ func adviceFor(code string) string {
 		return "Your sign-in link has expired. Go back to your partner portal and open the dashboard again."
 	case app.CodeInvalidToken, app.CodeInvalidLoginToken:
 		return "This sign-in link is not valid or was already used. Go back to your partner portal and try again."
-	case app.CodeAccessDenied, app.CodeInvalidKeyOrTenant:
+	case app.CodeAccessDenied, app.CodeInvalidKeyOrTenant, app.CodePartnerInactive, app.CodeTenantNotAllowed,
+		app.CodeProvisioningDisabled, app.CodeEmailDomainNotAllowed, app.CodeRoleNotAllowed, app.CodeOriginNotAllowed,
+		app.CodeUserNotProvisioned, app.CodeMaxUsersExceeded:
 		return "Your portal is not allowed to sign you in here. Contact your service provider's support and quote the request ID below."
-	case app.CodeInvalidPayload:
+	case app.CodeInvalidPayload, app.CodeUserConflict:
 		return "Your portal sent incomplete or conflicting details. Contact your service provider's support and quote the request ID below."
-	case app.CodeRateLimited:
+	case app.CodeRateLimited, app.CodeHMACRateLimited:
 		return "Too many attempts. Wait a minute, then try again from your partner portal."
 	case app.CodeServiceUnavailable:
 		return "Sign-in is briefly unavailable. Wait a few seconds, then try again from your partner portal; nothing was changed."

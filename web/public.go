@@ -136,19 +136,28 @@ func (s *Server) hmacToken(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
+// hmacLogin is §4.3 step 2, opened by a person's browser: its errors follow
+// the Accept rule. A token comes from the query or a form body; any other
+// body (JSON, multipart) carries no token, so it is an invalid_login_token
+// like a missing one, never a 415 the person could not act on.
 func (s *Server) hmacLogin(c *gin.Context) {
 	token := c.Query("token")
-	if c.Request.Method == http.MethodPost && token == "" {
+	if len(c.QueryArray("token")) > 1 {
+		token = "" // two tokens are no token: never guess which one was meant
+	}
+	if c.Request.Method == http.MethodPost && len(c.QueryArray("token")) == 0 {
 		form, err := s.readForm(c)
-		if err != nil {
-			s.abortError(c, err)
+		if app.ErrorCode(err) == app.CodePayloadTooLarge {
+			s.abortSignInError(c, err)
 			return
 		}
-		token = form.Get("token")
+		if err == nil && len(form["token"]) == 1 {
+			token = form.Get("token")
+		}
 	}
 	res, err := s.svc.CompleteHMACLogin(c, app.HMACLogin{Token: token, Origin: c.GetHeader("Origin"), ClientIP: c.ClientIP(), RequestID: requestID(c)})
 	if err != nil {
-		s.abortError(c, err)
+		s.abortSignInError(c, err)
 		return
 	}
 	s.finishSignIn(c, res)

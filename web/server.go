@@ -98,8 +98,9 @@ func (s *Server) PublicHandler() (http.Handler, error) {
 	signin.POST("/sso/hmac/token", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacToken)
 	signin.POST("/sso/jwt/revoke", s.limitIP(app.CodeRateLimited, s.abortError), s.jwtRevoke)
 	signin.POST("/sso/hmac/revoke", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacRevoke)
-	signin.GET("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacLogin)
-	signin.POST("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacLogin)
+	// The login step is the browser's: its errors follow the Accept rule.
+	signin.GET("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortSignInError), s.hmacLogin)
+	signin.POST("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortSignInError), s.hmacLogin)
 	signin.GET("/auth/verify", s.verify)
 	signin.HEAD("/auth/verify", s.verify)
 	signin.GET("/session", s.session)

@@ -443,3 +443,115 @@ func TestRekey(t *testing.T) {
 		t.Fatalf("second rekey re-sealed %d", n)
 	}
 }
+
+// TestHMACLoginRechecksPolicies: SPEC §4.3 step 2 checks the partner's
+// policies again (they may have changed since step 1) and the browser's
+// Origin; every refusal spends the token, so the link cannot be retried
+// once the policy is back.
+func TestHMACLoginRechecksPolicies(t *testing.T) {
+	cases := []struct {
+		name   string
+		change app.PartnerPolicies
+		origin string
+		code   string
+	}{
+		{"tenant", app.PartnerPolicies{AllowedTenants: app.Val([]string{})}, "", app.CodeTenantNotAllowed},
+		{"email domain", app.PartnerPolicies{AllowedEmailDomains: app.Val([]string{"other.test"})}, "", app.CodeEmailDomainNotAllowed},
+		{"role", app.PartnerPolicies{AllowedRoles: app.Val([]string{"readOnly"})}, "", app.CodeRoleNotAllowed},
+		{"provisioning", app.PartnerPolicies{UserProvisioning: app.Val(app.ProvisioningDisabled)}, "", app.CodeProvisioningDisabled},
+		{"foreign origin", app.PartnerPolicies{AllowedOrigins: app.Val([]string{"https://portal.example.test"})}, "https://evil.example", app.CodeOriginNotAllowed},
+		{"origin null", app.PartnerPolicies{AllowedOrigins: app.Val([]string{"https://portal.example.test"})}, "null", app.CodeOriginNotAllowed},
+		{"no origin allowed", app.PartnerPolicies{AllowedOrigins: app.Val([]string{})}, "https://portal.example.test", app.CodeOriginNotAllowed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			token := loginURLToken(t, f.hmacToken(hmacReq{}))
+			f.patchPartner(t, app.PartnerPatch{PartnerPolicies: c.change})
+			req := httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+url.QueryEscape(token), nil)
+			if c.origin != "" {
+				req.Header.Set("Origin", c.origin)
+			}
+			rec := f.do(req)
+			if code, msg := decodeError(t, rec); rec.Code != http.StatusForbidden || code != c.code {
+				t.Fatalf("login: %d %s %s, want 403 %s", rec.Code, code, msg, c.code)
+			}
+			if got := f.counts(); got.users != 0 || got.sessions != 0 {
+				t.Fatalf("a refused login wrote: %+v", got)
+			}
+			// Lift every restriction: the spent token still does not work.
+			f.patchPartner(t, app.PartnerPatch{PartnerPolicies: app.PartnerPolicies{
+				AllowedTenants: app.Null[[]string](), AllowedEmailDomains: app.Null[[]string](), AllowedRoles: app.Null[[]string](),
+				AllowedOrigins: app.Null[[]string](), UserProvisioning: app.Val(app.ProvisioningJIT),
+			}})
+			again := f.hmacLogin(token)
+			if code, _ := decodeError(t, again); again.Code != 401 || code != app.CodeInvalidLoginToken {
+				t.Fatalf("the refused token was not spent: %d %s", again.Code, code)
+			}
+		})
+	}
+	t.Run("allowed origin and no origin pass", func(t *testing.T) {
+		f := newFixture(t)
+		f.patchPartner(t, app.PartnerPatch{PartnerPolicies: app.PartnerPolicies{AllowedOrigins: app.Val([]string{"https://portal.example.test"})}})
+		for _, origin := range []string{"https://portal.example.test", ""} {
+			token := loginURLToken(t, f.hmacToken(hmacReq{}))
+			req := httptest.NewRequest(http.MethodPost, "/sso/hmac/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+			}
+			if rec := f.do(req); rec.Code != http.StatusFound {
+				t.Fatalf("origin %q: %d %s", origin, rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// TestHMACStepOneChecksTenantBeforeProvisioning: SPEC §4.3's order is the
+// tenant (allowed_tenants) before provisioning_disabled, unlike §4.1.
+func TestHMACStepOneChecksTenantBeforeProvisioning(t *testing.T) {
+	f := newFixture(t)
+	f.patchPartner(t, app.PartnerPatch{PartnerPolicies: app.PartnerPolicies{
+		AllowedTenants: app.Val([]string{}), UserProvisioning: app.Val(app.ProvisioningDisabled),
+	}})
+	rec := f.hmacToken(hmacReq{})
+	if code, _ := decodeError(t, rec); rec.Code != 403 || code != app.CodeTenantNotAllowed {
+		t.Fatalf("%d %s, want tenant_not_allowed", rec.Code, code)
+	}
+	f.patchPartner(t, app.PartnerPatch{PartnerPolicies: app.PartnerPolicies{AllowedTenants: app.Null[[]string]()}})
+	rec = f.hmacToken(hmacReq{})
+	if code, _ := decodeError(t, rec); rec.Code != 403 || code != app.CodeProvisioningDisabled {
+		t.Fatalf("%d %s, want provisioning_disabled", rec.Code, code)
+	}
+}
+
+// TestHMACLoginErrorsForPeople: the login step is a browser's; a JSON body
+// is a missing token (never 415), and a person gets a page with the code,
+// the message and the request id to quote, while scripts keep JSON.
+func TestHMACLoginErrorsForPeople(t *testing.T) {
+	f := newFixture(t)
+	token := loginURLToken(t, f.hmacToken(hmacReq{}))
+	js := httptest.NewRequest(http.MethodPost, "/sso/hmac/login", strings.NewReader(`{"token":"`+token+`"}`))
+	js.Header.Set("Content-Type", "application/json")
+	rec := f.do(js)
+	if code, _ := decodeError(t, rec); rec.Code != 401 || code != app.CodeInvalidLoginToken {
+		t.Fatalf("JSON body: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.hmacLogin(token); rec.Code != http.StatusFound {
+		t.Fatalf("the JSON attempt must not spend the token: %d %s", rec.Code, rec.Body)
+	}
+	browser := httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+url.QueryEscape(token), nil)
+	browser.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	page := f.do(browser)
+	body := page.Body.String()
+	rid := page.Header().Get("X-Request-Id")
+	if page.Code != 401 || !strings.HasPrefix(page.Header().Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, app.CodeInvalidLoginToken) || rid == "" || !strings.Contains(body, rid) {
+		t.Fatalf("used link in a browser: %d %q (request id %q): %.400s", page.Code, page.Header().Get("Content-Type"), rid, body)
+	}
+	script := httptest.NewRequest(http.MethodGet, "/sso/hmac/login?token="+url.QueryEscape(token), nil)
+	script.Header.Set("Accept", "*/*")
+	if rec := f.do(script); !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		t.Fatalf("*/* must get JSON: %q", rec.Header().Get("Content-Type"))
+	}
+}
