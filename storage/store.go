@@ -176,6 +176,14 @@ type Store interface {
 	GetKey(ctx context.Context, orgID, kid string) (Key, error)
 	ListKeys(ctx context.Context, orgID, partnerID string) ([]Key, error) // partnerID "" = every key of the org
 	DeleteKey(ctx context.Context, orgID, kid string) error
+	// SyncJWKSKeys applies fn to the partner and replaces the partner's
+	// KeySourceJWKS keys by keys, in one transaction (fn's error aborts it with
+	// nothing written; ErrNotFound without the partner). Each key is stored
+	// with the partner's OrgID/PartnerID and KeySourceJWKS; one whose kid or
+	// fingerprint another key of the organization holds (an upload, or another
+	// partner's) is skipped. A key whose kid and DER are already stored keeps
+	// its CreatedAt and LastUsedAt. It returns the partner and the keys stored.
+	SyncJWKSKeys(ctx context.Context, orgID, partnerID string, keys []Key, fn func(Partner) (Partner, error)) (Partner, []Key, error)
 
 	// CreateUser: ErrExists when the ID is taken or u.OrgID already has a
 	// user with u.Email (the same email in another organization is no conflict).

@@ -48,10 +48,28 @@ type Partner struct {
 	PreviousValidUntil  time.Time `json:"previous_valid_until,omitempty"`
 	CreatedAt           time.Time `json:"created_at"`
 	UpdatedAt           time.Time `json:"updated_at"`
+	// JWKSURL is where the partner publishes its keys (SPEC §4.7); empty
+	// when it uploads PEMs only. JWKSFetchedAt is the last successful fetch;
+	// JWKSError/JWKSErrorAt the last failure since then (cleared by a
+	// success); JWKSFailureAuditedAt rate-limits the failure audit event
+	// across restarts and instances.
+	JWKSURL              string    `json:"jwks_url,omitempty"`
+	JWKSFetchedAt        time.Time `json:"jwks_fetched_at,omitempty"`
+	JWKSError            string    `json:"jwks_error,omitempty"`
+	JWKSErrorAt          time.Time `json:"jwks_error_at,omitempty"`
+	JWKSFailureAuditedAt time.Time `json:"jwks_failure_audited_at,omitempty"`
 }
 
+// Where a key came from: uploaded as a PEM through the keys API, or taken
+// from the partner's JWKS URL (and replaced with it on every refresh).
+const (
+	KeySourcePEM  = "pem"
+	KeySourceJWKS = "jwks"
+)
+
 // Key is an RSA public key a partner signs RS256 tokens with. Kid is unique
-// within an organization.
+// within an organization. Source is KeySourcePEM or KeySourceJWKS; records
+// written before sources existed have "" and are PEM uploads.
 type Key struct {
 	Kid         string    `json:"kid"`
 	OrgID       string    `json:"org_id"`
@@ -60,6 +78,7 @@ type Key struct {
 	Bits        int       `json:"bits"`
 	Label       string    `json:"label"`
 	DER         []byte    `json:"der"` // PKIX (SPKI) encoding of the public key
+	Source      string    `json:"source,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	LastUsedAt  time.Time `json:"last_used_at,omitempty"`
 }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -334,4 +335,83 @@ func (s *Store) DeleteKey(ctx context.Context, orgID, kid string) error {
 		return fmt.Errorf("delete key %q: %w", kid, err)
 	}
 	return nil
+}
+
+// SyncJWKSKeys replaces the partner's JWKS keys and applies fn in one
+// transaction, so a refresh never leaves a half-replaced set behind.
+func (s *Store) SyncJWKSKeys(ctx context.Context, orgID, partnerID string, keys []storage.Key, fn func(storage.Partner) (storage.Partner, error)) (storage.Partner, []storage.Key, error) {
+	var outP storage.Partner
+	var outK []storage.Key
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		outK = nil
+		old, err := getPartner(tx, orgID, partnerID)
+		if err != nil {
+			return err
+		}
+		p, err := fn(old)
+		if err != nil {
+			return err
+		}
+		p.ID, p.OrgID = old.ID, old.OrgID
+		if err := checkPartnerIndexes(tx, p); err != nil {
+			return err
+		}
+		b := tx.Bucket(bktKeys)
+		previous := map[string]storage.Key{}
+		var stale [][]byte
+		taken := map[string]bool{} // fingerprints held by keys that stay
+		err = scanPrefix(b, prefix(orgID), func(k, v []byte) error {
+			var key storage.Key
+			if err := json.Unmarshal(v, &key); err != nil {
+				return fmt.Errorf("decode key: %w", err)
+			}
+			if key.PartnerID == partnerID && key.Source == storage.KeySourceJWKS {
+				previous[key.Kid] = key
+				stale = append(stale, append([]byte(nil), k...))
+			} else {
+				taken[key.Fingerprint] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, k := range keys {
+			k.OrgID, k.PartnerID, k.Source = orgID, partnerID, storage.KeySourceJWKS
+			id := join(orgID, k.Kid)
+			if b.Get(id) != nil || taken[k.Fingerprint] {
+				continue
+			}
+			if prev, ok := previous[k.Kid]; ok && bytes.Equal(prev.DER, k.DER) {
+				k.CreatedAt, k.LastUsedAt = prev.CreatedAt, prev.LastUsedAt
+			}
+			if err := putJSON(b, id, k); err != nil {
+				return err
+			}
+			taken[k.Fingerprint] = true
+			outK = append(outK, k)
+		}
+		if err := putPartnerIndexes(tx, &old, p); err != nil {
+			return err
+		}
+		if err := putJSON(tx.Bucket(bktPartners), []byte(p.ID), p); err != nil {
+			return err
+		}
+		if old.Active && !p.Active {
+			if _, err := deletePartnerSessions(tx, p.ID); err != nil {
+				return err
+			}
+		}
+		outP = p
+		return nil
+	})
+	if err != nil {
+		return storage.Partner{}, nil, fmt.Errorf("sync jwks keys of partner %q: %w", partnerID, err)
+	}
+	return outP, outK, nil
 }

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -327,4 +328,62 @@ func (s *Store) DeleteKey(ctx context.Context, orgID, kid string) error {
 		delete(s.keys, id)
 		return nil
 	})
+}
+
+// SyncJWKSKeys replaces the partner's JWKS keys and applies fn, atomically.
+func (s *Store) SyncJWKSKeys(ctx context.Context, orgID, partnerID string, keys []storage.Key, fn func(storage.Partner) (storage.Partner, error)) (storage.Partner, []storage.Key, error) {
+	var outP storage.Partner
+	var outK []storage.Key
+	err := s.update(ctx, func() error {
+		cur, ok := s.partners[orgKey{orgID, partnerID}]
+		if !ok {
+			return fmt.Errorf("partner %q: %w", partnerID, storage.ErrNotFound)
+		}
+		next, err := fn(clonePartner(cur))
+		if err != nil {
+			return err
+		}
+		if next.ID != cur.ID || next.OrgID != cur.OrgID {
+			return fmt.Errorf("partner %q: id and org are immutable: %w", partnerID, storage.ErrConflict)
+		}
+		if err := s.checkPartnerIndexes(next, cur); err != nil {
+			return err
+		}
+		old := map[string]storage.Key{}
+		taken := map[string]bool{} // fingerprints of keys that are not this partner's JWKS keys
+		for id, k := range s.keys {
+			if k.OrgID != orgID {
+				continue
+			}
+			if k.PartnerID == partnerID && k.Source == storage.KeySourceJWKS {
+				old[k.Kid] = k
+				delete(s.keys, id)
+			} else {
+				taken[k.Fingerprint] = true
+			}
+		}
+		for _, k := range keys {
+			k.OrgID, k.PartnerID, k.Source = orgID, partnerID, storage.KeySourceJWKS
+			id := orgKey{orgID, k.Kid}
+			if _, held := s.keys[id]; held || taken[k.Fingerprint] {
+				continue
+			}
+			if prev, ok := old[k.Kid]; ok && bytes.Equal(prev.DER, k.DER) {
+				k.CreatedAt, k.LastUsedAt = prev.CreatedAt, prev.LastUsedAt
+			}
+			s.keys[id] = cloneKey(k)
+			taken[k.Fingerprint] = true
+			outK = append(outK, cloneKey(k))
+		}
+		s.putPartner(clonePartner(next), cur)
+		if cur.Active && !next.Active {
+			s.deletePartnerSessions(orgID, partnerID)
+		}
+		outP = clonePartner(next)
+		return nil
+	})
+	if err != nil {
+		return storage.Partner{}, nil, err
+	}
+	return outP, outK, nil
 }

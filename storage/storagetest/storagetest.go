@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"PartnerDeactivation", testPartnerDeactivation},
 		{"DeletePartner", testDeletePartner},
 		{"Keys", testKeys},
+		{"SyncJWKSKeys", testSyncJWKSKeys},
 		{"Users", testUsers},
 		{"DeleteUser", testDeleteUser},
 		{"ListUsers", testListUsers},
