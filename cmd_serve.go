@@ -134,6 +134,10 @@ func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 		return nil
 	})
 	g.Go(func() error {
+		inst.svc.RunJWKSRefresher(ctx)
+		return nil
+	})
+	g.Go(func() error {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

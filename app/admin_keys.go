@@ -44,7 +44,7 @@ func (s *Service) AddKey(ctx context.Context, actor Actor, orgID, partnerID stri
 		return KeyView{}, validation("kid", "must be 1–128 printable characters without spaces")
 	}
 	k := storage.Key{Kid: kid, OrgID: orgID, PartnerID: partnerID, Fingerprint: pk.Fingerprint, Bits: pk.Bits,
-		Label: label, DER: pk.DER, CreatedAt: s.now().UTC()}
+		Label: label, DER: pk.DER, Source: storage.KeySourcePEM, CreatedAt: s.now().UTC()}
 	if err := s.store.CreateKey(ctx, k); err != nil {
 		if errors.Is(err, storage.ErrExists) {
 			return KeyView{}, Errorf(CodeConflict, "a key with kid %s already exists in this organization", kid)
@@ -83,6 +83,10 @@ func (s *Service) DeleteKey(ctx context.Context, actor Actor, orgID, partnerID, 
 	k, err := s.store.GetKey(ctx, orgID, kid)
 	if err != nil || k.PartnerID != partnerID {
 		return notFound("key")
+	}
+	if k.Source == storage.KeySourceJWKS {
+		return Errorf(CodeConflict, "key %s comes from the partner's jwks_url and is replaced with it on every refresh: "+
+			"remove it from the published set, or clear jwks_url (PATCH {\"jwks_url\": null}) to drop every key from it", kid)
 	}
 	if err := s.store.DeleteKey(ctx, orgID, kid); err != nil {
 		return storeErr(err, "key")

@@ -15,6 +15,8 @@ import (
 // PartnerInput registers a partner (absent policy = no restriction).
 type PartnerInput struct {
 	Name string `json:"name"`
+	// JWKSURL: the partner publishes its keys there (SPEC §4.7).
+	JWKSURL Field[string] `json:"jwks_url,omitzero"`
 	PartnerPolicies
 }
 
@@ -33,6 +35,9 @@ type PartnerPolicies struct {
 // PartnerPatch changes a partner.
 type PartnerPatch struct {
 	Name Field[string] `json:"name,omitzero"`
+	// JWKSURL: a URL fetches it at once and replaces the JWKS keys; null
+	// clears it and removes every key that came from it.
+	JWKSURL Field[string] `json:"jwks_url,omitzero"`
 	PartnerPolicies
 }
 
@@ -183,6 +188,17 @@ func (s *Service) CreatePartner(ctx context.Context, actor Actor, orgID string, 
 	if err != nil {
 		return PartnerView{}, err
 	}
+	var jwksURL string
+	var jwksKeys []storage.Key
+	var fetchedAt time.Time
+	if in.JWKSURL.Set && !in.JWKSURL.Null {
+		if jwksURL, err = s.checkJWKSURL(in.JWKSURL.Value); err != nil {
+			return PartnerView{}, err
+		}
+		if jwksKeys, fetchedAt, err = s.fetchJWKSKeys(ctx, orgID, "", jwksURL); err != nil {
+			return PartnerView{}, asJWKSValidation(err)
+		}
+	}
 	id, err := newID(s.rand, "prt_")
 	if err != nil {
 		return PartnerView{}, err
@@ -201,13 +217,19 @@ func (s *Service) CreatePartner(ctx context.Context, actor Actor, orgID string, 
 	}
 	now := s.now().UTC()
 	p := storage.Partner{ID: id, OrgID: orgID, Name: name, ConsumerKey: ck, Active: true,
-		UserProvisioning: ProvisioningJIT, Secret: sealed, CreatedAt: now, UpdatedAt: now}
+		UserProvisioning: ProvisioningJIT, Secret: sealed, CreatedAt: now, UpdatedAt: now,
+		JWKSURL: jwksURL, JWKSFetchedAt: fetchedAt}
 	applyPolicies(&p, in.PartnerPolicies, vals)
 	if err := s.store.CreatePartner(ctx, p); err != nil {
 		if errors.Is(err, storage.ErrExists) {
 			return PartnerView{}, Errorf(CodePartnerAlreadyExists, "a partner named %q already exists in this organization", name)
 		}
 		return PartnerView{}, err
+	}
+	if jwksURL != "" {
+		if err := s.storeFirstJWKS(ctx, p, jwksKeys); err != nil {
+			return PartnerView{}, err
+		}
 	}
 	view := partnerView(p, now)
 	s.auditAdmin(ctx, actor, "partner.create", orgID, id, map[string]any{"after": view})
@@ -265,13 +287,44 @@ func (s *Service) UpdatePartner(ctx context.Context, actor Actor, orgID, id stri
 	if err != nil {
 		return PartnerView{}, err
 	}
-	return s.changePartner(ctx, actor, orgID, id, "partner.update", func(p *storage.Partner) error {
+	var jwksKeys *[]storage.Key // non-nil: the partner's JWKS keys become these
+	var jwksURL string
+	var fetchedAt time.Time
+	if patch.JWKSURL.Set {
+		keys := []storage.Key{}
+		if !patch.JWKSURL.Null {
+			if jwksURL, err = s.checkJWKSURL(patch.JWKSURL.Value); err != nil {
+				return PartnerView{}, err
+			}
+			if _, err := s.store.GetPartner(ctx, orgID, id); err != nil {
+				return PartnerView{}, storeErr(err, "partner")
+			}
+			if keys, fetchedAt, err = s.fetchJWKSKeys(ctx, orgID, id, jwksURL); err != nil {
+				return PartnerView{}, asJWKSValidation(err)
+			}
+		}
+		jwksKeys = &keys
+	}
+	view, err := s.changePartner(ctx, actor, orgID, id, "partner.update", jwksKeys, func(p *storage.Partner) error {
 		if patch.Name.Set {
 			p.Name = name
 		}
 		applyPolicies(p, patch.PartnerPolicies, vals)
+		if patch.JWKSURL.Set {
+			p.JWKSURL, p.JWKSFetchedAt = jwksURL, fetchedAt
+			p.JWKSError, p.JWKSErrorAt, p.JWKSFailureAuditedAt = "", time.Time{}, time.Time{}
+		}
 		return nil
 	})
+	if err == nil && patch.JWKSURL.Set {
+		s.keys.invalidate(orgID)
+		if jwksURL == "" {
+			s.jwks.forget(id)
+		} else {
+			s.jwks.noteFetch(id, s.now(), s.cfg.SSO.JWKSRefresh)
+		}
+	}
+	return view, err
 }
 
 // DeactivatePartner refuses the partner's sign-ins and ends the sessions it
@@ -293,17 +346,25 @@ func (s *Service) setPartnerActive(ctx context.Context, actor Actor, orgID, id s
 	if active {
 		event = "partner.reactivate"
 	}
-	return s.changePartner(ctx, actor, orgID, id, event, func(p *storage.Partner) error {
+	return s.changePartner(ctx, actor, orgID, id, event, nil, func(p *storage.Partner) error {
 		p.Active = active
 		return nil
 	})
 }
 
-// changePartner runs one partner update and audits what changed.
-func (s *Service) changePartner(ctx context.Context, actor Actor, orgID, id, event string, mutate func(*storage.Partner) error) (PartnerView, error) {
+// changePartner runs one partner update and audits what changed. With
+// jwksKeys, the partner's JWKS keys are replaced in the same transaction.
+func (s *Service) changePartner(ctx context.Context, actor Actor, orgID, id, event string, jwksKeys *[]storage.Key, mutate func(*storage.Partner) error) (PartnerView, error) {
 	now := s.now().UTC()
 	var before storage.Partner
-	p, err := s.store.UpdatePartner(ctx, orgID, id, func(p storage.Partner) (storage.Partner, error) {
+	update := func(fn func(storage.Partner) (storage.Partner, error)) (storage.Partner, error) {
+		if jwksKeys == nil {
+			return s.store.UpdatePartner(ctx, orgID, id, fn)
+		}
+		p, _, err := s.store.SyncJWKSKeys(ctx, orgID, id, *jwksKeys, fn)
+		return p, err
+	}
+	p, err := update(func(p storage.Partner) (storage.Partner, error) {
 		before = p
 		if err := mutate(&p); err != nil {
 			return p, err
@@ -398,6 +459,7 @@ func (s *Service) DeletePartner(ctx context.Context, actor Actor, orgID, id stri
 		return storeErr(err, "partner")
 	}
 	s.keys.invalidate(orgID)
+	s.jwks.forget(id)
 	s.auditAdmin(ctx, actor, "partner.delete", orgID, id, map[string]any{"before": partnerView(before, s.now())})
 	return nil
 }

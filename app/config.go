@@ -78,6 +78,12 @@ type SSOConfig struct {
 	RequireJTI       bool
 	HMACTolerance    time.Duration
 	LoginTokenTTL    time.Duration
+	// JWKSRefresh is how often a partner's jwks_url is fetched again;
+	// JWKSMinInterval how soon an unknown kid may fetch it again (§4.7).
+	JWKSRefresh     time.Duration
+	JWKSMinInterval time.Duration
+	// AllowInsecureJWKS permits http:// jwks_url on literal loopback IPs.
+	AllowInsecureJWKS bool
 }
 
 // SessionConfig is the [session] section.
@@ -108,10 +114,11 @@ type LogConfig struct {
 // Defaults returns the embedded defaults: running with no config file uses exactly these.
 func Defaults() Config {
 	return Config{
-		Server:    ServerConfig{Listen: "127.0.0.1:8080", TrustedProxies: []string{}, MaxBodyBytes: 65536},
-		Storage:   StorageConfig{Driver: DriverBolt, Dir: "./data"},
-		Crypto:    CryptoConfig{EncryptionKeys: map[int][]byte{}},
-		SSO:       SSOConfig{ClockSkew: 60 * time.Second, MaxTokenLifetime: time.Hour, HMACTolerance: 300 * time.Second, LoginTokenTTL: 60 * time.Second},
+		Server:  ServerConfig{Listen: "127.0.0.1:8080", TrustedProxies: []string{}, MaxBodyBytes: 65536},
+		Storage: StorageConfig{Driver: DriverBolt, Dir: "./data"},
+		Crypto:  CryptoConfig{EncryptionKeys: map[int][]byte{}},
+		SSO: SSOConfig{ClockSkew: 60 * time.Second, MaxTokenLifetime: time.Hour, HMACTolerance: 300 * time.Second, LoginTokenTTL: 60 * time.Second,
+			JWKSRefresh: 15 * time.Minute, JWKSMinInterval: 30 * time.Second},
 		Session:   SessionConfig{TTL: 8 * time.Hour, CookieName: "gatehouse_session", Secure: "auto"},
 		RateLimit: RateLimitConfig{SigninPerIP: 300},
 		Audit:     AuditConfig{Retention: 2160 * time.Hour},
@@ -175,6 +182,7 @@ var configKeys = map[string]keyKind{
 	"admin.socket": kindString, "admin.socket_group": kindString, "admin.listen": kindString,
 	"sso.clock_skew": kindDuration, "sso.max_token_lifetime": kindDuration, "sso.require_jti": kindBool,
 	"sso.hmac_tolerance": kindDuration, "sso.login_token_ttl": kindDuration,
+	"sso.jwks_refresh": kindDuration, "sso.jwks_min_interval": kindDuration, "sso.allow_insecure_jwks": kindBool,
 	"session.ttl": kindDuration, "session.cookie_name": kindString, "session.cookie_domain": kindString,
 	"session.secure":          kindString,
 	"ratelimit.signin_per_ip": kindInt, "ratelimit.signin_per_partner": kindInt,
@@ -318,6 +326,12 @@ func (c *Config) set(key string, raw any) error {
 		c.SSO.HMACTolerance = dur
 	case "sso.login_token_ttl":
 		c.SSO.LoginTokenTTL = dur
+	case "sso.jwks_refresh":
+		c.SSO.JWKSRefresh = dur
+	case "sso.jwks_min_interval":
+		c.SSO.JWKSMinInterval = dur
+	case "sso.allow_insecure_jwks":
+		c.SSO.AllowInsecureJWKS = flag
 	case "session.ttl":
 		c.Session.TTL = dur
 	case "session.cookie_name":
@@ -464,6 +478,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"sso.clock_skew": c.SSO.ClockSkew, "sso.max_token_lifetime": c.SSO.MaxTokenLifetime,
 		"sso.hmac_tolerance": c.SSO.HMACTolerance, "sso.login_token_ttl": c.SSO.LoginTokenTTL,
+		"sso.jwks_refresh": c.SSO.JWKSRefresh, "sso.jwks_min_interval": c.SSO.JWKSMinInterval,
 		"session.ttl": c.Session.TTL, "audit.retention": c.Audit.Retention,
 	} {
 		if d < 0 || (d == 0 && name != "sso.clock_skew") {
@@ -472,6 +487,12 @@ func (c Config) Validate() error {
 	}
 	if c.SSO.ClockSkew > 10*time.Minute {
 		return bad("sso.clock_skew", "must be at most 10m")
+	}
+	if c.SSO.JWKSRefresh < 10*time.Second {
+		return bad("sso.jwks_refresh", "must be at least 10s")
+	}
+	if c.SSO.JWKSMinInterval > c.SSO.JWKSRefresh {
+		return bad("sso.jwks_min_interval", "must not exceed sso.jwks_refresh")
 	}
 	if c.SSO.LoginTokenTTL > 10*time.Minute {
 		return bad("sso.login_token_ttl", "must be at most 10m")

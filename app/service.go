@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gatehouse/app/jwks"
 	"gatehouse/storage"
 )
 
@@ -17,6 +18,8 @@ import (
 type Observer interface {
 	SignIn(method, outcome, code string, took time.Duration)
 	KeyUsed(orgID, kid string, at time.Time)
+	// JWKSRefreshFailed counts a failed fetch of a partner's jwks_url.
+	JWKSRefreshFailed(partnerID string)
 }
 
 // PartnerLimiter throttles sign-ins per partner (both paths together).
@@ -36,6 +39,9 @@ type Options struct {
 	Logger   *slog.Logger
 	Observer Observer
 	Limiter  PartnerLimiter
+	// JWKSFetcher fetches partners' jwks_url; nil builds the standard
+	// hardened one from Config (tests inject one that trusts their CA).
+	JWKSFetcher *jwks.Fetcher
 	// Version is reported by health endpoints.
 	Version string
 }
@@ -55,6 +61,7 @@ type Service struct {
 	version  string
 
 	keys     keyCache
+	jwks     jwksRefresher
 	keyTouch sync.Map // orgID/kid → time.Time of the last recorded use
 	// adminTouch: admin token id → time.Time of the last recorded use
 	adminTouch sync.Map
@@ -80,6 +87,10 @@ func New(o Options) (*Service, error) {
 		log: o.Logger, observer: o.Observer, limiter: o.Limiter, version: o.Version,
 	}
 	s.startedAt = s.now()
+	s.jwks.fetcher = o.JWKSFetcher
+	if s.jwks.fetcher == nil {
+		s.jwks.fetcher = jwks.New(jwks.Options{AllowInsecure: o.Config.SSO.AllowInsecureJWKS, Now: s.now})
+	}
 	return s, nil
 }
 
@@ -92,14 +103,22 @@ func (s *Service) Store() storage.Store { return s.store }
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }
 
-// keyCache holds each organization's parsed RSA keys; parsing DER on every
+// keyCache holds each organization's parsed RSA keys — uploads and JWKS
+// keys alike — and which of its partners publish a JWKS; parsing DER on every
 // sign-in would cost more than the lookup. Only this process writes the
-// database, so invalidating on key changes keeps it exact. gen guards
-// against a reader storing a list loaded before an invalidation.
+// database, so invalidating on key changes (uploads, deletions, JWKS
+// refreshes, jwks_url changes) keeps it exact. gen guards against a reader
+// storing a list loaded before an invalidation.
 type keyCache struct {
 	mu   sync.RWMutex
-	orgs map[string][]verifierKey
+	orgs map[string]orgKeySet
 	gen  atomic.Uint64
+}
+
+// orgKeySet is one organization's cache entry.
+type orgKeySet struct {
+	keys         []verifierKey
+	jwksPartners []string // ids of partners with a jwks_url
 }
 
 // verifierKey is one usable key.
@@ -109,21 +128,21 @@ type verifierKey struct {
 	pub       any
 }
 
-func (c *keyCache) get(orgID string) ([]verifierKey, bool) {
+func (c *keyCache) get(orgID string) (orgKeySet, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	k, ok := c.orgs[orgID]
 	return k, ok
 }
 
-func (c *keyCache) put(orgID string, gen uint64, keys []verifierKey) {
+func (c *keyCache) put(orgID string, gen uint64, keys orgKeySet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen.Load() != gen {
 		return
 	}
 	if c.orgs == nil {
-		c.orgs = map[string][]verifierKey{}
+		c.orgs = map[string]orgKeySet{}
 	}
 	c.orgs[orgID] = keys
 }
@@ -138,16 +157,38 @@ func (c *keyCache) invalidate(orgID string) {
 // orgKeys returns the organization's keys; storage.ErrNotFound when the
 // organization does not exist.
 func (s *Service) orgKeys(ctx context.Context, orgID string) ([]verifierKey, error) {
-	if keys, ok := s.keys.get(orgID); ok {
-		return keys, nil
+	set, err := s.orgKeySet(ctx, orgID)
+	return set.keys, err
+}
+
+// orgJWKSPartners returns the ids of the organization's partners that
+// publish a JWKS (from the key cache, so an unknown kid costs no store read).
+func (s *Service) orgJWKSPartners(ctx context.Context, orgID string) ([]string, error) {
+	set, err := s.orgKeySet(ctx, orgID)
+	return set.jwksPartners, err
+}
+
+func (s *Service) orgKeySet(ctx context.Context, orgID string) (orgKeySet, error) {
+	if set, ok := s.keys.get(orgID); ok {
+		return set, nil
 	}
 	gen := s.keys.gen.Load()
 	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
-		return nil, err
+		return orgKeySet{}, err
 	}
 	stored, err := s.store.ListKeys(ctx, orgID, "")
 	if err != nil {
-		return nil, err
+		return orgKeySet{}, err
+	}
+	partners, err := s.store.ListPartners(ctx, orgID)
+	if err != nil {
+		return orgKeySet{}, err
+	}
+	var jwksPartners []string
+	for _, p := range partners {
+		if p.JWKSURL != "" {
+			jwksPartners = append(jwksPartners, p.ID)
+		}
 	}
 	keys := make([]verifierKey, 0, len(stored))
 	for _, k := range stored {
@@ -158,8 +199,9 @@ func (s *Service) orgKeys(ctx context.Context, orgID string) ([]verifierKey, err
 		}
 		keys = append(keys, verifierKey{kid: k.Kid, partnerID: k.PartnerID, pub: pub})
 	}
-	s.keys.put(orgID, gen, keys)
-	return keys, nil
+	set := orgKeySet{keys: keys, jwksPartners: jwksPartners}
+	s.keys.put(orgID, gen, set)
+	return set, nil
 }
 
 // readyTimeout bounds a readiness probe, so /readyz answers 503 promptly

@@ -82,6 +82,14 @@ func (s *Service) verifyJWTClaims(ctx context.Context, token string, a *Assertio
 	}
 	tr.pass("organization", "%s, %d active key(s)", orgID, len(keys))
 	if parts.hasKid && !hasKid(keys, parts.kid) {
+		// A partner may have rotated its published keys since the last
+		// refresh: fetch its set now (rate-limited) and judge by the new one.
+		outsideVerifySlot(ctx, func() { s.refreshForUnknownKid(ctx, orgID) })
+		if keys, err = s.orgKeys(ctx, orgID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	if parts.hasKid && !hasKid(keys, parts.kid) {
 		return tr.fail("kid", invalidToken("No key with this kid."))
 	}
 	if parts.hasKid {
@@ -166,7 +174,23 @@ func (s *Service) verifyThrottled(ctx context.Context, token string, a *Assertio
 		return ctx.Err()
 	}
 	defer func() { <-verifySlots }()
-	return s.verifyJWTClaims(ctx, token, a, nil, parse)
+	return s.verifyJWTClaims(context.WithValue(ctx, verifySlotHeld{}, true), token, a, nil, parse)
+}
+
+// verifySlotHeld marks a context whose request holds a verify slot.
+type verifySlotHeld struct{}
+
+// outsideVerifySlot runs fn (a network wait: an unknown kid's JWKS fetch,
+// up to 5 s) with the caller's verify slot given back, so sign-ins waiting
+// on a slow partner server never starve everyone else of CPU slots.
+func outsideVerifySlot(ctx context.Context, fn func()) {
+	if held, _ := ctx.Value(verifySlotHeld{}).(bool); !held {
+		fn()
+		return
+	}
+	<-verifySlots
+	defer func() { verifySlots <- struct{}{} }()
+	fn()
 }
 
 // verifySignature runs step 5: the kid's key (the caller has checked the kid

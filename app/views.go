@@ -34,8 +34,15 @@ type PartnerView struct {
 	AllowedOrigins      []string   `json:"allowed_origins"`
 	UserProvisioning    string     `json:"user_provisioning"`
 	PreviousValidUntil  *time.Time `json:"previous_secret_valid_until,omitempty"`
-	CreatedAt           time.Time  `json:"created_at"`
-	UpdatedAt           time.Time  `json:"updated_at"`
+	// JWKSURL is null for a partner that uploads PEMs only; JWKSFetchedAt
+	// is the last successful fetch; JWKSLastError (and its time) the last
+	// failed one since, while the last good set keeps verifying.
+	JWKSURL         *string    `json:"jwks_url"`
+	JWKSFetchedAt   *time.Time `json:"jwks_fetched_at"`
+	JWKSLastError   string     `json:"jwks_last_error,omitempty"`
+	JWKSLastErrorAt *time.Time `json:"jwks_last_error_at,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
 	// ConsumerSecret is set only in the answer to registration.
 	ConsumerSecret string `json:"consumer_secret,omitempty"`
 }
@@ -47,6 +54,7 @@ type KeyView struct {
 	Fingerprint string     `json:"fingerprint"`
 	Bits        int        `json:"bits"`
 	Label       string     `json:"label"`
+	Source      string     `json:"source"` // pem (uploaded) or jwks (from the partner's jwks_url)
 	CreatedAt   time.Time  `json:"created_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
 }
@@ -92,12 +100,25 @@ func partnerView(p storage.Partner, now time.Time) PartnerView {
 	if p.PreviousSecret != nil && now.Before(p.PreviousValidUntil) {
 		v.PreviousValidUntil = optTime(p.PreviousValidUntil)
 	}
+	if p.JWKSURL != "" {
+		u := p.JWKSURL
+		v.JWKSURL, v.JWKSFetchedAt = &u, optTime(p.JWKSFetchedAt)
+		v.JWKSLastError, v.JWKSLastErrorAt = p.JWKSError, optTime(p.JWKSErrorAt)
+	}
 	return v
 }
 
 func keyView(k storage.Key) KeyView {
 	return KeyView{Kid: k.Kid, PartnerID: k.PartnerID, Fingerprint: k.Fingerprint, Bits: k.Bits, Label: k.Label,
-		CreatedAt: k.CreatedAt, LastUsedAt: optTime(k.LastUsedAt)}
+		Source: keySource(k), CreatedAt: k.CreatedAt, LastUsedAt: optTime(k.LastUsedAt)}
+}
+
+// keySource reads records written before sources existed as uploads.
+func keySource(k storage.Key) string {
+	if k.Source == storage.KeySourceJWKS {
+		return storage.KeySourceJWKS
+	}
+	return storage.KeySourcePEM
 }
 
 // NewUserView shows a stored user.

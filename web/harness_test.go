@@ -109,6 +109,13 @@ var harnessEpoch = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func newFixtureWithStore(t testing.TB, store storage.Store, mutate ...func(*app.Config)) *fixture {
 	t.Helper()
+	return newFixtureWithOptions(t, store, nil, mutate...)
+}
+
+// newFixtureWithOptions is newFixtureWithStore with a last say over the
+// service's options (a JWKS fetcher that trusts a test CA, an observer).
+func newFixtureWithOptions(t testing.TB, store storage.Store, options func(*app.Options), mutate ...func(*app.Config)) *fixture {
+	t.Helper()
 	cfg := app.Defaults()
 	cfg.Server.PublicURL = "https://sso.example.test"
 	cfg.RateLimit.SigninPerIP = 0
@@ -122,8 +129,12 @@ func newFixtureWithStore(t testing.TB, store storage.Store, mutate ...func(*app.
 	}
 	logs := &strings.Builder{}
 	logger := slog.New(slog.NewTextHandler(&syncBuilder{Builder: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := app.New(app.Options{Store: store, Config: cfg, KeyRing: ring, Now: clock.Now, Logger: logger,
-		Limiter: app.NewPartnerLimiter(cfg.RateLimit.SigninPerPartner)})
+	opts := app.Options{Store: store, Config: cfg, KeyRing: ring, Now: clock.Now, Logger: logger,
+		Limiter: app.NewPartnerLimiter(cfg.RateLimit.SigninPerPartner)}
+	if options != nil {
+		options(&opts)
+	}
+	svc, err := app.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

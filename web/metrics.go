@@ -19,6 +19,7 @@ type Metrics struct {
 	signIns     *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	forwardAuth *prometheus.CounterVec
+	jwksFailed  *prometheus.CounterVec
 
 	// keyUses holds the newest use this process saw per org/kid; the store's
 	// last_used_at (written at most once a minute) fills in after a restart.
@@ -43,9 +44,12 @@ func NewMetrics(extra []prometheus.Collector) *Metrics {
 		forwardAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_forward_auth_total", Help: "Forward-auth checks by outcome (allowed, forbidden, unauthenticated).",
 		}, []string{"outcome"}),
+		jwksFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_jwks_refresh_failures_total", Help: "Failed fetches of a partner's jwks_url (the last good set stays in use).",
+		}, []string{"partner"}),
 		keyUses: map[[2]string]time.Time{},
 	}
-	m.registry.MustRegister(m.signIns, m.latency, m.forwardAuth,
+	m.registry.MustRegister(m.signIns, m.latency, m.forwardAuth, m.jwksFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range extra {
 		m.registry.MustRegister(c)
@@ -68,6 +72,9 @@ func (m *Metrics) KeyUsed(orgID, kid string, at time.Time) {
 		m.keyUses[k] = at
 	}
 }
+
+// JWKSRefreshFailed counts a failed JWKS fetch of a partner.
+func (m *Metrics) JWKSRefreshFailed(partnerID string) { m.jwksFailed.WithLabelValues(partnerID).Inc() }
 
 func (m *Metrics) keyUse(orgID, kid string) time.Time {
 	m.keyMu.Lock()
