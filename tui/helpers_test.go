@@ -46,12 +46,18 @@ func (l *lockedRand) Read(p []byte) (int, error) {
 // and random source, seeded with organization "acme" and tenants t1 and t2.
 func newService(t testing.TB) *app.Service {
 	t.Helper()
+	return newServiceWith(t, app.Defaults(), func() time.Time { return fixedNow })
+}
+
+// newServiceWith is newService with a given configuration and clock.
+func newServiceWith(t testing.TB, cfg app.Config, now func() time.Time) *app.Service {
+	t.Helper()
 	ring, err := app.NewKeyRing(map[int][]byte{1: make([]byte, 32)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := app.New(app.Options{Store: memory.New(), Config: app.Defaults(), KeyRing: ring,
-		Now: func() time.Time { return fixedNow }, Random: &lockedRand{r: mrand.New(mrand.NewSource(42))}, Version: "v-test"})
+	svc, err := app.New(app.Options{Store: memory.New(), Config: cfg, KeyRing: ring,
+		Now: now, Random: &lockedRand{r: mrand.New(mrand.NewSource(42))}, Version: "v-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,10 +168,10 @@ func (p *partners) setKeys(keys []app.KeyView) {
 	rows := make([]string, len(keys))
 	match := make([]string, len(keys))
 	for i, k := range keys {
-		rows[i] = fmt.Sprintf("%s %s %s %s", cell(k.Kid, 22), cell(k.Fingerprint, 22), cell(strconv.Itoa(k.Bits), 5), fmtOptTime(k.LastUsedAt))
-		match[i] = k.Kid + " " + k.Fingerprint + " " + k.Label
+		rows[i] = fmt.Sprintf("%s %s %s %s %s", cell(k.Kid, 22), cell(k.Fingerprint, 22), cell(strconv.Itoa(k.Bits), 5), cell(k.Source, 4), fmtOptTime(k.LastUsedAt))
+		match[i] = k.Kid + " " + k.Fingerprint + " " + k.Label + " " + k.Source
 	}
-	p.keyPick.set(fmt.Sprintf("%s %s %s %s", cell("KID", 22), cell("FINGERPRINT", 22), cell("BITS", 5), "LAST USED"), rows, match)
+	p.keyPick.set(fmt.Sprintf("%s %s %s %s %s", cell("KID", 22), cell("FINGERPRINT", 22), cell("BITS", 5), cell("FROM", 4), "LAST USED"), rows, match)
 }
 
 func (p *partners) update(msg tea.Msg) tea.Cmd {
@@ -579,6 +579,21 @@ func (p *partners) secretView(width int) string {
 		"Press " + st.key.Render("enter") + " once it is stored safely."
 }
 
+// jwksRows shows where a partner publishes its keys, when they were last
+// fetched and, while a refresh fails, why (the last good set stays in use).
+func jwksRows(v app.PartnerView, width int, row func(label, value string) string) string {
+	if v.JWKSURL == nil {
+		return row("jwks url", st.dim.Render("none (keys are uploaded PEMs)"))
+	}
+	fit := max(10, width-17)
+	out := row("jwks url", cell(*v.JWKSURL, fit))
+	out += row("jwks fetched", fmtOptTime(v.JWKSFetchedAt)+" UTC")
+	if v.JWKSLastError != "" {
+		out += row("jwks error", st.err.Render(cell(fmtOptTime(v.JWKSLastErrorAt)+" "+v.JWKSLastError, fit)))
+	}
+	return out
+}
+
 func (p *partners) detailView(width, height int) string {
 	v := p.open
 	state := st.ok.Render("active")
@@ -604,6 +619,7 @@ func (p *partners) detailView(width, height int) string {
 		prov += " · previous secret valid until " + fmtTime(*v.PreviousValidUntil)
 	}
 	b.WriteString(row("provisioning", prov))
+	b.WriteString(jwksRows(*v, width, row))
 	b.WriteString(st.title.Render(fmt.Sprintf("Public keys (%d)", len(p.keyList))) + "\n")
 	used := strings.Count(b.String(), "\n")
 	b.WriteString(p.keyPick.view(width, max(2, height-used-1)))

@@ -1,10 +1,16 @@
 package tui
 
 import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"gatehouse/app"
 )
@@ -131,4 +137,46 @@ func TestReadPEM(t *testing.T) {
 			t.Errorf("readPEM(%q) = %q, %v", tc.in, got, err)
 		}
 	}
+}
+
+// TestPartnersDetailShowsJWKS: a partner that publishes a JWKS shows its URL,
+// when it was fetched, its keys marked jwks and, during an outage, the error.
+func TestPartnersDetailShowsJWKS(t *testing.T) {
+	pk, err := app.ParsePublicKeyPEM(testPEM(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failing atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(500)
+			return
+		}
+		fmt.Fprintf(w, `{"keys":[{"kty":"RSA","kid":"idp-2026","n":%q,"e":"AQAB"}]}`,
+			base64.RawURLEncoding.EncodeToString(pk.Public.N.Bytes()))
+	}))
+	defer srv.Close()
+	cfg := app.Defaults()
+	cfg.SSO.AllowInsecureJWKS = true
+	now := fixedNow
+	svc := newServiceWith(t, cfg, func() time.Time { return now })
+	url := srv.URL + "/jwks.json"
+	if _, err := svc.CreatePartner(t.Context(), app.Console, "acme", app.PartnerInput{Name: "IdP", JWKSURL: app.Val(url)}); err != nil {
+		t.Fatal(err)
+	}
+	d := drive(t, newModel(svc))
+	d.keys("3", "enter")
+	contains(t, d.view(), "jwks url       "+url, "jwks fetched   "+fixedNow.UTC().Format("2006-01-02 15:04")+" UTC",
+		"idp-2026", "jwks ")
+	if strings.Contains(d.view(), "jwks error") {
+		t.Fatal("an error is shown before any failure")
+	}
+
+	failing.Store(true)
+	now = now.Add(cfg.SSO.JWKSRefresh)
+	if n, err := svc.RefreshDueJWKS(t.Context()); err != nil || n != 1 {
+		t.Fatalf("refresh: %d %v", n, err)
+	}
+	d.keys("esc", "enter")
+	contains(t, d.view(), "jwks error", "HTTP 500", "idp-2026")
 }
