@@ -134,6 +134,10 @@ func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 		return nil
 	})
 	g.Go(func() error {
+		inst.svc.RunChangeFeed(ctx)
+		return nil
+	})
+	g.Go(func() error {
 		inst.svc.RunJWKSRefresher(ctx)
 		return nil
 	})

@@ -105,10 +105,13 @@ func (s *Service) Now() time.Time { return s.now() }
 
 // keyCache holds each organization's parsed RSA keys — uploads and JWKS
 // keys alike — and which of its partners publish a JWKS; parsing DER on every
-// sign-in would cost more than the lookup. Only this process writes the
-// database, so invalidating on key changes (uploads, deletions, JWKS
-// refreshes, jwks_url changes) keeps it exact. gen guards against a reader
-// storing a list loaded before an invalidation.
+// sign-in would cost more than the lookup. This process invalidates an
+// organization on its own key changes (uploads, deletions, JWKS refreshes,
+// jwks_url changes); changes made by another instance on a shared database
+// arrive through the store's change feed (RunChangeFeed), and keyCacheTTL
+// bounds how long a missed notification can keep a stale entry, so a key
+// upload or removal anywhere applies everywhere within a second. gen guards
+// against a reader storing a list loaded before an invalidation.
 type keyCache struct {
 	mu   sync.RWMutex
 	orgs map[string]orgKeySet
@@ -118,7 +121,8 @@ type keyCache struct {
 // orgKeySet is one organization's cache entry.
 type orgKeySet struct {
 	keys         []verifierKey
-	jwksPartners []string // ids of partners with a jwks_url
+	jwksPartners []string  // ids of partners with a jwks_url
+	loaded       time.Time // monotonic: the TTL must not follow an injected test clock
 }
 
 // verifierKey is one usable key.
@@ -131,9 +135,16 @@ type verifierKey struct {
 func (c *keyCache) get(orgID string) (orgKeySet, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	k, ok := c.orgs[orgID]
-	return k, ok
+	e, ok := c.orgs[orgID]
+	if !ok || time.Since(e.loaded) >= keyCacheTTL {
+		return orgKeySet{}, false
+	}
+	return e, true
 }
+
+// keyCacheTTL is the fallback freshness bound (SPEC §7: a change applies on
+// every instance within 1 second of its answer).
+const keyCacheTTL = 500 * time.Millisecond
 
 func (c *keyCache) put(orgID string, gen uint64, keys orgKeySet) {
 	c.mu.Lock()
@@ -154,6 +165,53 @@ func (c *keyCache) invalidate(orgID string) {
 	delete(c.orgs, orgID)
 }
 
+func (c *keyCache) invalidateAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	clear(c.orgs)
+}
+
+// RunChangeFeed applies changes other instances commit to this process's
+// caches until ctx ends. It returns at once for a store no other process
+// writes (no storage.ChangeNotifier): there, every change goes through this
+// Service, which invalidates as it writes.
+func (s *Service) RunChangeFeed(ctx context.Context) {
+	feed, ok := s.store.(storage.ChangeNotifier)
+	if !ok {
+		return
+	}
+	for ctx.Err() == nil {
+		err := feed.Subscribe(ctx, s.applyChange)
+		if ctx.Err() != nil {
+			return
+		}
+		// The caches stay correct meanwhile: keyCacheTTL bounds staleness.
+		s.log.Warn("change feed stopped; retrying", "err", err)
+		s.keys.invalidateAll()
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// applyChange drops what a change may have made stale.
+func (s *Service) applyChange(c storage.Change) {
+	switch c.Kind {
+	case storage.ChangeKeys, storage.ChangePartners:
+		if c.OrgID == "" {
+			s.keys.invalidateAll()
+			return
+		}
+		s.keys.invalidate(c.OrgID)
+	case storage.ChangeAll:
+		s.keys.invalidateAll()
+	}
+	// Tenants, users and sessions are read from the store on every request:
+	// nothing of theirs is cached in process.
+}
+
 // orgKeys returns the organization's keys; storage.ErrNotFound when the
 // organization does not exist.
 func (s *Service) orgKeys(ctx context.Context, orgID string) ([]verifierKey, error) {
@@ -172,7 +230,7 @@ func (s *Service) orgKeySet(ctx context.Context, orgID string) (orgKeySet, error
 	if set, ok := s.keys.get(orgID); ok {
 		return set, nil
 	}
-	gen := s.keys.gen.Load()
+	gen, loaded := s.keys.gen.Load(), time.Now()
 	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
 		return orgKeySet{}, err
 	}
@@ -199,7 +257,7 @@ func (s *Service) orgKeySet(ctx context.Context, orgID string) (orgKeySet, error
 		}
 		keys = append(keys, verifierKey{kid: k.Kid, partnerID: k.PartnerID, pub: pub})
 	}
-	set := orgKeySet{keys: keys, jwksPartners: jwksPartners}
+	set := orgKeySet{keys: keys, jwksPartners: jwksPartners, loaded: loaded}
 	s.keys.put(orgID, gen, set)
 	return set, nil
 }
