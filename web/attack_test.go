@@ -13,10 +13,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"gatehouse/app"
+	"gatehouse/app/jwks"
+	"gatehouse/storage"
+	"gatehouse/storage/memory"
 )
 
 // attack is one hostile request and the exact answer SPEC §4 demands.
@@ -982,4 +986,163 @@ func TestHMACTrustedProxyHonoured(t *testing.T) {
 	if rec := f.do(r); rec.Code != 403 {
 		t.Fatalf("other client behind the proxy: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// TestAttackJWKS: a jwks_url is an address Gatehouse fetches by itself, so
+// every way of abusing that fetch is refused with validation_error naming
+// jwks_url and nothing written (SPEC §4.7): redirects, oversize sets, slow
+// servers (the real 5 s deadline), plain http without the allow flag, user
+// info in the URL, and sets that try to take over another partner's key.
+func TestAttackJWKS(t *testing.T) {
+	c, _ := moreKeys(t)
+	refused := func(t *testing.T, f *jwksFixture, url, want string) {
+		t.Helper()
+		before := f.partnerCount(t)
+		code, res := f.admin(t, "POST", "/api/v1/orgs/acme/partners", fmt.Sprintf(`{"name":"Attacker","jwks_url":%q}`, url))
+		msg, _ := res["message"].(string)
+		if code != 400 || res["code"] != app.CodeValidation || !strings.HasPrefix(msg, "jwks_url: ") || !strings.Contains(msg, want) {
+			t.Fatalf("POST jwks_url %s: %d %v, want validation_error with %q", url, code, res, want)
+		}
+		code, res = f.admin(t, "PATCH", "/api/v1/orgs/acme/partners/"+f.partner.ID, fmt.Sprintf(`{"jwks_url":%q}`, url))
+		if msg, _ := res["message"].(string); code != 400 || !strings.Contains(msg, want) {
+			t.Fatalf("PATCH jwks_url %s: %d %v", url, code, res)
+		}
+		if f.partnerCount(t) != before {
+			t.Fatal("a refused jwks_url wrote a partner")
+		}
+		if ks := f.partnerKeys(t, f.partner.ID); len(ks) != 1 || ks[f.kid]["source"] != "pem" {
+			t.Fatalf("a refused PATCH changed the partner's keys: %v", ks)
+		}
+	}
+
+	t.Run("redirect", func(t *testing.T) {
+		t.Parallel()
+		f := newJWKSFixture(t, memory.New())
+		var followed atomic.Bool
+		f.js.answer(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/real" {
+				followed.Store(true)
+				w.Write([]byte(`{"keys":[]}`))
+				return
+			}
+			http.Redirect(w, r, "/real", http.StatusFound)
+		})
+		refused(t, f, f.js.URL(), "redirects are not followed")
+		if followed.Load() {
+			t.Fatal("the redirect was followed")
+		}
+		// A server that starts redirecting after registration: the refresh
+		// fails and the last good set stays.
+		f.js.serve(jwkOf("c-1", &c.PublicKey))
+		id := f.createJWKSPartner(t, "IdP")
+		f.js.answer(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://attacker.example/jwks.json", http.StatusMovedPermanently)
+		})
+		f.clock.Advance(f.svc.Config().SSO.JWKSRefresh)
+		f.svc.RefreshDueJWKS(context.Background())
+		f.wantSignIn(t, "last good set after a redirecting refresh", f.kidToken(c, "c-1"), 302, "")
+		_, p := f.admin(t, "GET", "/api/v1/orgs/acme/partners/"+id, "")
+		if !strings.Contains(fmt.Sprint(p["jwks_last_error"]), "redirect") {
+			t.Errorf("refresh error = %v", p["jwks_last_error"])
+		}
+	})
+
+	t.Run("oversize set", func(t *testing.T) {
+		t.Parallel()
+		f := newJWKSFixture(t, memory.New())
+		set, _ := json.Marshal(map[string]any{"keys": []any{jwkOf("c-1", &c.PublicKey)}})
+		huge := append(set, []byte(strings.Repeat(" ", jwks.MaxBytes))...) // valid JSON, one set over the cap
+		f.js.answer(func(w http.ResponseWriter, r *http.Request) {
+			w.(http.Flusher).Flush() // chunked: no Content-Length to trust
+			w.Write(huge)
+		})
+		refused(t, f, f.js.URL(), "larger than 256 KiB")
+	})
+
+	t.Run("slow server", func(t *testing.T) {
+		t.Parallel()
+		f := newJWKSFixture(t, memory.New()) // the real default deadline: 5 s
+		release := make(chan struct{})
+		defer close(release)
+		f.js.answer(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		})
+		started := time.Now()
+		before := f.partnerCount(t)
+		code, res := f.admin(t, "POST", "/api/v1/orgs/acme/partners", fmt.Sprintf(`{"name":"Slow","jwks_url":%q}`, f.js.URL()))
+		if code != 400 || !strings.Contains(res["message"].(string), "no complete answer within 5s") {
+			t.Fatalf("slow server: %d %v", code, res)
+		}
+		if f.partnerCount(t) != before {
+			t.Fatal("a timed-out registration wrote a partner")
+		}
+		t.Logf("refused after %v", time.Since(started).Round(100*time.Millisecond))
+	})
+
+	t.Run("http without allow_insecure_jwks", func(t *testing.T) {
+		t.Parallel()
+		f := newJWKSFixture(t, memory.New())
+		plain := newJWKSServer(t, false)
+		plain.serve(jwkOf("c-1", &c.PublicKey))
+		refused(t, f, plain.URL(), "must be https://")
+		refused(t, f, strings.Replace(f.js.URL(), "https://", "http://", 1), "must be https://")
+		if plain.hits.Load() != 0 {
+			t.Fatal("the http URL was fetched")
+		}
+	})
+
+	t.Run("user info", func(t *testing.T) {
+		t.Parallel()
+		f := newJWKSFixture(t, memory.New(), func(c *app.Config) { c.SSO.AllowInsecureJWKS = true })
+		plain := newJWKSServer(t, false)
+		plain.serve(jwkOf("c-1", &c.PublicKey))
+		for _, u := range []string{
+			strings.Replace(f.js.URL(), "https://", "https://admin:hunter2@", 1),
+			strings.Replace(plain.URL(), "http://", "http://admin@", 1),
+		} {
+			refused(t, f, u, "user info")
+		}
+		if f.js.hits.Load()+plain.hits.Load() != 0 {
+			t.Fatal("a URL with user info was fetched")
+		}
+		if strings.Contains(f.logs.String(), "hunter2") {
+			t.Fatal("the password of a refused URL reached the log")
+		}
+	})
+
+	t.Run("kid and thumbprint of another partner", func(t *testing.T) {
+		t.Parallel()
+		f := newJWKSFixture(t, memory.New())
+		victim, attacker := keys(t)
+		// The attacker publishes the victim's public key under a kid of its
+		// own, its own key under the victim's kid, and one key of its own.
+		f.js.serve(jwkOf("mine", &c.PublicKey), jwkOf("stolen", &victim.PublicKey), jwkOf(f.kid, &attacker.PublicKey))
+		id := f.createJWKSPartner(t, "Attacker")
+		if ks := f.partnerKeys(t, id); len(ks) != 1 || ks["mine"] == nil {
+			t.Fatalf("attacker's keys = %v, want only its own", ks)
+		}
+		f.clock.Advance(f.svc.Config().SSO.JWKSMinInterval)
+		// The attacker's key under the victim's kid signs nobody in.
+		f.wantSignIn(t, "attacker key, victim kid", f.kidToken(attacker, f.kid), 401, app.CodeInvalidToken)
+		// A victim-signed token under the attacker's kid is no key at all
+		// (the unknown kid's fetch still ignores the stolen key).
+		f.wantSignIn(t, "victim key, attacker kid", f.kidToken(victim, "stolen"), 401, app.CodeInvalidToken)
+		// The victim's key keeps signing the victim's users in, under the victim's policies.
+		f.wantSignIn(t, "victim key, victim kid", f.kidToken(victim, f.kid), 302, "")
+		users, _, _ := f.store.ListUsers(context.Background(), storage.UserQuery{OrgID: "acme"})
+		if len(users) != 1 || users[0].PartnerID != f.partner.ID {
+			t.Fatalf("users = %+v, want one user of the victim partner", users)
+		}
+		// Nor can the attacker take the kid later, at a refresh.
+		f.js.serve(jwkOf(f.kid, &c.PublicKey))
+		f.clock.Advance(f.svc.Config().SSO.JWKSRefresh)
+		f.svc.RefreshDueJWKS(context.Background())
+		k, err := f.store.GetKey(context.Background(), "acme", f.kid)
+		if err != nil || k.PartnerID != f.partner.ID || k.Source != storage.KeySourcePEM {
+			t.Fatalf("victim's key after the attacker's refresh: %+v %v", k, err)
+		}
+	})
 }
