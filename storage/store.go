@@ -236,6 +236,13 @@ type Store interface {
 	// PruneAudit deletes events older than before.
 	PruneAudit(ctx context.Context, before time.Time) (int, error)
 
+	// GetSigningKeys returns the assertion signing state; ErrNotFound before
+	// the first key was made.
+	GetSigningKeys(ctx context.Context) (SigningKeys, error)
+	// UpdateSigningKeys applies fn atomically; fn gets nil when there is no
+	// signing state yet. An error from fn is returned as is, nothing written.
+	UpdateSigningKeys(ctx context.Context, fn func(*SigningKeys) (SigningKeys, error)) (SigningKeys, error)
+
 	// Sweep deletes sessions, replay markers and login tokens expired at now.
 	Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 

@@ -50,12 +50,13 @@ var (
 	bktAdminTokens   = []byte("admin_tokens")   // id → AdminToken
 	bktAdminTokenIdx = []byte("admin_token_hashes")
 	bktAudit         = []byte("audit") // big-endian seq → AuditEvent
+	bktSigning       = []byte("signing") // "keys" → SigningKeys (the assertion signing state)
 
 	allBuckets = [][]byte{
 		bktMeta, bktOrgs, bktTenants, bktPartners, bktPartnerActive, bktPartnerNames, bktPartnerCKs,
 		bktKeys, bktUsers, bktOrgUsers, bktPartnerUsers,
 		bktSessions, bktReplays, bktLoginTokens, bktAdminTokens,
-		bktAdminTokenIdx, bktAudit,
+		bktAdminTokenIdx, bktAudit, bktSigning,
 	}
 )
 

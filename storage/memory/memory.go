@@ -42,6 +42,7 @@ type Store struct {
 	loginTokens  map[string]storage.LoginToken
 	adminTokens  map[string]storage.AdminToken
 	adminHashes  map[string]string // hash → admin token id
+	signing      *storage.SigningKeys
 
 	// audit is kept in Seq order. lastSeq and lastHash survive a prune of
 	// every event so the chain keeps counting instead of restarting at 1.

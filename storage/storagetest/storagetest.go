@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"RevokeLogout", testRevokeLogout},
 		{"RevokeDeprovision", testRevokeDeprovision},
 		{"RevokeUnknownAndRefused", testRevokeUnknownAndRefused},
+		{"SigningKeys", testSigningKeys},
 		{"InvalidCursor", testInvalidCursor},
 		{"Replays", testReplays},
 		{"Sessions", testSessions},
