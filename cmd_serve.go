@@ -59,6 +59,11 @@ is set, the token-authenticated admin API on TCP. Stops cleanly on SIGINT/SIGTER
 // serve runs the listeners until SIGINT/SIGTERM.
 func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 	cfg, log := inst.cfg, inst.log
+	// The assertion signing key is made (or opened) now, so a key that does
+	// not open stops start-up instead of failing the first /auth/verify.
+	if err := inst.svc.InitSigningKey(context.Background()); err != nil {
+		return err
+	}
 	srv, err := web.New(web.Options{Service: inst.svc, Logger: log, Metrics: inst.mets, Demo: demo})
 	if err != nil {
 		return err

@@ -512,6 +512,10 @@ func (s *Service) Rekey(ctx context.Context, actor Actor) (int, error) {
 			}
 		}
 	}
-	s.auditAdmin(ctx, actor, "crypto.rekey", "", "partners", map[string]any{"resealed": n, "version": s.ring.Newest()})
+	signing, err := s.resealSigningKeys(ctx)
+	if err != nil {
+		return n, fmt.Errorf("rekey assertion signing keys: %w", err)
+	}
+	s.auditAdmin(ctx, actor, "crypto.rekey", "", "partners", map[string]any{"resealed": n, "version": s.ring.Newest(), "signing_keys_resealed": signing})
 	return n, nil
 }

@@ -92,6 +92,9 @@ type SessionConfig struct {
 	CookieName   string
 	CookieDomain string
 	Secure       string // auto | true | false
+	// Assertion adds X-Gatehouse-Assertion (SPEC §4.6) to /auth/verify.
+	Assertion    bool
+	AssertionTTL time.Duration
 }
 
 // RateLimitConfig is the [ratelimit] section (per minute; 0 = off).
@@ -119,7 +122,7 @@ func Defaults() Config {
 		Crypto:  CryptoConfig{EncryptionKeys: map[int][]byte{}},
 		SSO: SSOConfig{ClockSkew: 60 * time.Second, MaxTokenLifetime: time.Hour, HMACTolerance: 300 * time.Second, LoginTokenTTL: 60 * time.Second,
 			JWKSRefresh: 15 * time.Minute, JWKSMinInterval: 30 * time.Second},
-		Session:   SessionConfig{TTL: 8 * time.Hour, CookieName: "gatehouse_session", Secure: "auto"},
+		Session:   SessionConfig{TTL: 8 * time.Hour, CookieName: "gatehouse_session", Secure: "auto", Assertion: true, AssertionTTL: 60 * time.Second},
 		RateLimit: RateLimitConfig{SigninPerIP: 300},
 		Audit:     AuditConfig{Retention: 2160 * time.Hour},
 		Log:       LogConfig{Level: "info", Format: "text"},
@@ -184,7 +187,7 @@ var configKeys = map[string]keyKind{
 	"sso.hmac_tolerance": kindDuration, "sso.login_token_ttl": kindDuration,
 	"sso.jwks_refresh": kindDuration, "sso.jwks_min_interval": kindDuration, "sso.allow_insecure_jwks": kindBool,
 	"session.ttl": kindDuration, "session.cookie_name": kindString, "session.cookie_domain": kindString,
-	"session.secure":          kindString,
+	"session.secure": kindString, "session.assertion": kindBool, "session.assertion_ttl": kindDuration,
 	"ratelimit.signin_per_ip": kindInt, "ratelimit.signin_per_partner": kindInt,
 	"audit.retention": kindDuration,
 	"log.level":       kindString, "log.format": kindString,
@@ -340,6 +343,10 @@ func (c *Config) set(key string, raw any) error {
 		c.Session.CookieDomain = str
 	case "session.secure":
 		c.Session.Secure = str
+	case "session.assertion":
+		c.Session.Assertion = flag
+	case "session.assertion_ttl":
+		c.Session.AssertionTTL = dur
 	case "ratelimit.signin_per_ip":
 		c.RateLimit.SigninPerIP = num
 	case "ratelimit.signin_per_partner":
@@ -479,7 +486,7 @@ func (c Config) Validate() error {
 		"sso.clock_skew": c.SSO.ClockSkew, "sso.max_token_lifetime": c.SSO.MaxTokenLifetime,
 		"sso.hmac_tolerance": c.SSO.HMACTolerance, "sso.login_token_ttl": c.SSO.LoginTokenTTL,
 		"sso.jwks_refresh": c.SSO.JWKSRefresh, "sso.jwks_min_interval": c.SSO.JWKSMinInterval,
-		"session.ttl": c.Session.TTL, "audit.retention": c.Audit.Retention,
+		"session.ttl": c.Session.TTL, "audit.retention": c.Audit.Retention, "session.assertion_ttl": c.Session.AssertionTTL,
 	} {
 		if d < 0 || (d == 0 && name != "sso.clock_skew") {
 			return bad(name, "must be positive")
@@ -507,6 +514,9 @@ func (c Config) Validate() error {
 	case "auto", "true", "false":
 	default:
 		return bad("session.secure", "must be auto, true or false")
+	}
+	if c.Session.AssertionTTL > time.Hour {
+		return bad("session.assertion_ttl", "must be at most 1h (an assertion is reissued, not kept)")
 	}
 	if c.RateLimit.SigninPerIP < 0 {
 		return bad("ratelimit.signin_per_ip", "must be 0 (off) or positive")

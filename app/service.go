@@ -62,7 +62,9 @@ type Service struct {
 
 	keys     keyCache
 	jwks     jwksRefresher
-	keyTouch sync.Map // orgID/kid → time.Time of the last recorded use
+	sign     signingCache   // the assertion signing key (signing.go)
+	asserted assertionCache // signed assertions per session (assertion.go)
+	keyTouch sync.Map       // orgID/kid → time.Time of the last recorded use
 	// adminTouch: admin token id → time.Time of the last recorded use
 	adminTouch sync.Map
 	startedAt  time.Time

@@ -76,6 +76,7 @@ func (s *Server) AdminHandler(auth AdminAuth) (http.Handler, error) {
 	api.DELETE("/orgs/:org/users/:id", s.deleteUser)
 
 	api.POST("/rekey", s.rekey)
+	api.POST("/signing-keys/rotate", s.rotateSigningKey)
 	s.registerOps(api)
 	return r, nil
 }

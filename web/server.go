@@ -107,6 +107,7 @@ func (s *Server) PublicHandler() (http.Handler, error) {
 	signin.POST("/logout", s.logout)
 	signin.GET("/", s.home)
 	r.GET("/healthz", s.healthz)
+	r.GET("/.well-known/jwks.json", s.jwks)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
 	if s.demo != nil {

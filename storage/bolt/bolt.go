@@ -49,7 +49,7 @@ var (
 	bktLoginTokens   = []byte("login_tokens")   // id → LoginToken
 	bktAdminTokens   = []byte("admin_tokens")   // id → AdminToken
 	bktAdminTokenIdx = []byte("admin_token_hashes")
-	bktAudit         = []byte("audit") // big-endian seq → AuditEvent
+	bktAudit         = []byte("audit")   // big-endian seq → AuditEvent
 	bktSigning       = []byte("signing") // "keys" → SigningKeys (the assertion signing state)
 
 	allBuckets = [][]byte{
