@@ -79,6 +79,8 @@ func runDemo(cmd *cobra.Command, listen string) error {
   In another terminal:
     GATEHOUSE_ADMIN__SOCKET=%[5]s gatehouse console
     GATEHOUSE_ADMIN__SOCKET=%[5]s gatehouse api GET /api/v1/orgs/%[2]s/users
+  Forward-auth check a proxy in front of the tenant's dashboard makes:
+    %[1]s/auth/verify?org=%[2]s&tenant=%[3]s
 
 Press Ctrl-C to stop.
 `, cfg.PublicBaseURL(), demo.OrgID, demo.TenantID, demo.Kid, cfg.AdminSocketPath())

@@ -101,6 +101,13 @@ func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 		{"public", web.ServerTimeouts(public), publicLn, cfg.Server.TLSCert != ""},
 		{"admin socket", web.ServerTimeouts(adminSock), sockLn, false},
 	}
+	if cfg.Server.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.Server.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("server.metrics_listen: %w", err)
+		}
+		listeners = append(listeners, listener{"metrics", web.ServerTimeouts(srv.MetricsHandler()), ln, false})
+	}
 	if cfg.Admin.Listen != "" {
 		adminTCP, err := srv.AdminHandler(web.TokenAuth(inst.svc))
 		if err != nil {
@@ -156,7 +163,7 @@ func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 		return nil
 	})
 	log.Info("gatehouse serving", "version", version, "public", cfg.PublicBaseURL(), "listen", publicLn.Addr().String(),
-		"admin_socket", sockPath, "admin_listen", cfg.Admin.Listen, "database", cfg.DatabasePath())
+		"admin_socket", sockPath, "admin_listen", cfg.Admin.Listen, "metrics_listen", cfg.Server.MetricsListen, "database", cfg.DatabasePath())
 	err = g.Wait()
 	log.Info("gatehouse stopped")
 	return err

@@ -77,6 +77,9 @@ func openInstance(cfg app.Config, log *slog.Logger) (*instance, error) {
 		return nil, err
 	}
 	mets.WatchStore(svc)
+	if b, ok := store.(*bolt.Store); ok {
+		b.ObserveCommits(mets) // commit sizes and durations of the group commit
+	}
 	return &instance{cfg: cfg, log: log, store: store, svc: svc, mets: mets}, nil
 }
 

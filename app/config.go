@@ -41,6 +41,9 @@ type ServerConfig struct {
 	MaxBodyBytes   int
 	TLSCert        string
 	TLSKey         string
+	// MetricsListen, when set, serves Prometheus /metrics on its own
+	// listener; the public one never does (labels name orgs and partners).
+	MetricsListen string
 }
 
 // StorageConfig is the [storage] section.
@@ -180,7 +183,7 @@ const (
 // stops start-up (a typo must not silently fall back to a default).
 var configKeys = map[string]keyKind{
 	"server.listen": kindString, "server.public_url": kindString, "server.trusted_proxies": kindList,
-	"server.max_body_bytes": kindInt, "server.tls_cert": kindString, "server.tls_key": kindString,
+	"server.max_body_bytes": kindInt, "server.tls_cert": kindString, "server.tls_key": kindString, "server.metrics_listen": kindString,
 	"storage.dir": kindString, "storage.driver": kindString, "storage.postgres_url": kindString, "storage.postgres_max_conns": kindInt,
 	"admin.socket": kindString, "admin.socket_group": kindString, "admin.listen": kindString,
 	"sso.clock_skew": kindDuration, "sso.max_token_lifetime": kindDuration, "sso.require_jti": kindBool,
@@ -305,6 +308,8 @@ func (c *Config) set(key string, raw any) error {
 		c.Server.TLSCert = str
 	case "server.tls_key":
 		c.Server.TLSKey = str
+	case "server.metrics_listen":
+		c.Server.MetricsListen = str
 	case "storage.dir":
 		c.Storage.Dir = str
 	case "storage.driver":
@@ -470,6 +475,14 @@ func (c Config) Validate() error {
 	}
 	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
 		return bad("server.tls_cert", "tls_cert and tls_key must be set together")
+	}
+	if c.Server.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.Server.MetricsListen); err != nil {
+			return bad("server.metrics_listen", "%q is not host:port", c.Server.MetricsListen)
+		}
+		if c.Server.MetricsListen == c.Server.Listen {
+			return bad("server.metrics_listen", "must differ from server.listen: the public listener serves no metrics")
+		}
 	}
 	if c.Storage.Dir == "" {
 		return bad("storage.dir", "must not be empty")

@@ -91,6 +91,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad proxy", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", nil, "server.trusted_proxies"},
 		{"bad listen", "[server]\nlisten = \"nope\"\n", nil, "server.listen"},
 		{"bad public url", "[server]\npublic_url = \"ftp://x\"\n", nil, "server.public_url"},
+		{"bad metrics listen", "[server]\nmetrics_listen = \"9464\"\n", nil, "server.metrics_listen"},
+		{"metrics on the public listener", "[server]\nmetrics_listen = \"127.0.0.1:8080\"\n", nil, "server.metrics_listen"},
 		{"tls half set", "[server]\ntls_cert = \"a.pem\"\n", nil, "server.tls_cert"},
 		{"bad secure", "[session]\nsecure = \"yes\"\n", nil, "session.secure"},
 		{"bad level", "[log]\nlevel = \"loud\"\n", nil, "log.level"},

@@ -19,6 +19,9 @@ const (
 	CodeUnsupportedMediaType = "UnsupportedMediaType"
 	CodePayloadTooLarge      = "PayloadTooLarge"
 	CodeServiceUnavailable   = "ServiceUnavailable"
+	// CodeInvalidRequest is a malformed query of a public route such as
+	// /auth/verify (SPEC §4.4): the message names the parameter.
+	CodeInvalidRequest = "InvalidRequest"
 )
 
 // Error codes of the HMAC sign-in (SPEC §4.3) and the admin API (SPEC §5).

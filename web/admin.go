@@ -39,7 +39,7 @@ func (s *Server) AdminHandler(auth AdminAuth) (http.Handler, error) {
 	})
 	r.Use(noStore, s.limitAdminBody())
 	r.GET("/api/v1/health", s.adminHealth)
-	api := r.Group("/api/v1", func(c *gin.Context) {
+	authenticate := func(c *gin.Context) {
 		actor, err := auth(c)
 		if err != nil {
 			s.abortError(c, err)
@@ -47,7 +47,17 @@ func (s *Server) AdminHandler(auth AdminAuth) (http.Handler, error) {
 		}
 		c.Set(actorKey, actor)
 		c.Next()
+	}
+	// Metrics name every organization, tenant, partner and kid: the
+	// operator's (the socket's) only, never an organization's token.
+	r.GET("/metrics", authenticate, func(c *gin.Context) {
+		if !actorOf(c).FullRights() {
+			s.abortError(c, app.Errorf(app.CodeForbidden, "metrics are served to the operator only (the admin socket or server.metrics_listen)"))
+			return
+		}
+		s.metrics.Handler().ServeHTTP(c.Writer, c.Request)
 	})
+	api := r.Group("/api/v1", authenticate)
 	api.POST("/orgs", s.createOrg)
 	api.GET("/orgs", s.listOrgs)
 	api.GET("/orgs/:org", s.getOrg)

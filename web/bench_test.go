@@ -91,7 +91,7 @@ func BenchmarkForwardAuth(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req := httptest.NewRequest(http.MethodGet, "/auth/verify?tenant=t1", nil)
+			req := httptest.NewRequest(http.MethodGet, "/auth/verify?org=acme&tenant=t1", nil)
 			req.AddCookie(cookie)
 			rec := httptest.NewRecorder()
 			f.handler.ServeHTTP(rec, req)

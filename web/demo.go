@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -40,6 +41,8 @@ type dashboardPage struct {
 	Base     string
 	SignedIn bool
 	User     app.UserView
+	// Check is the forward-auth URL a proxy in front of this dashboard calls.
+	Check string
 }
 
 func (d *Demo) routes(s *Server, r *gin.RouterGroup) {
@@ -77,8 +80,15 @@ func (d *Demo) routes(s *Server, r *gin.RouterGroup) {
 		})
 	})
 	r.GET("/demo/dashboard", func(c *gin.Context) {
-		page := dashboardPage{Base: s.publicBase}
+		// The dashboard admits whom its proxy's forward-auth check would:
+		// a session of the demo organization's tenant (SPEC §4.4).
+		check := verifyQuery{Org: d.OrgID, Tenant: d.TenantID}
+		page := dashboardPage{Base: s.publicBase, Check: "/auth/verify?" + url.Values{"org": {check.Org}, "tenant": {check.Tenant}}.Encode()}
 		if id, err := s.identity(c); err == nil {
+			if !check.admits(id.User.OrgID, id.User.TenantID, id.User.Role) {
+				s.abortNegotiated(c, &app.Error{Code: app.CodeAccessDenied, Message: "this dashboard is for another organization or tenant"}, "Not your dashboard", "")
+				return
+			}
 			page.SignedIn, page.User = true, app.NewUserView(id.User)
 		}
 		s.renderPage(c, http.StatusOK, "dashboard", page)

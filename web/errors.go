@@ -15,7 +15,7 @@ func statusFor(code string) int {
 	case app.CodeInvalidToken, app.CodeExpiredToken, app.CodeInvalidPartnerSignature, app.CodeSignatureExpired,
 		app.CodeReplayedRequest, app.CodeInvalidLoginToken, app.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case app.CodeInvalidPayload, app.CodeValidation:
+	case app.CodeInvalidPayload, app.CodeValidation, app.CodeInvalidRequest:
 		return http.StatusBadRequest
 	case app.CodeInvalidKeyOrTenant, app.CodeAccessDenied, app.CodePartnerInactive, app.CodeSourceIPNotAllowed,
 		app.CodeTenantNotAllowed, app.CodeProvisioningDisabled, app.CodeEmailDomainNotAllowed, app.CodeRoleNotAllowed,
@@ -68,9 +68,17 @@ func (s *Server) logUnexpected(c *gin.Context, e *app.Error, err error) {
 	}
 }
 
-// abortSignInError answers a sign-in error as an HTML page when a person's
-// browser asked, else as JSON.
+// abortSignInError answers a sign-in error per the Accept rule (SPEC §4.2):
+// an HTML page when a person's browser asked, else JSON.
 func (s *Server) abortSignInError(c *gin.Context, err error) {
+	s.abortNegotiated(c, err, "Sign-in failed", "")
+}
+
+// abortNegotiated answers err per the Accept rule, which every error of the
+// public listener follows except the server-to-server routes (SPEC §4.4):
+// JSON, or for a person's browser a page with heading and advice (empty:
+// the advice for the code).
+func (s *Server) abortNegotiated(c *gin.Context, err error, heading, advice string) {
 	if !prefersHTML(c.GetHeader("Accept")) {
 		s.abortError(c, err)
 		return
@@ -80,8 +88,11 @@ func (s *Server) abortSignInError(c *gin.Context, err error) {
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
+	if advice == "" {
+		advice = adviceFor(e.Code)
+	}
 	s.renderPage(c, statusFor(e.Code), "error", errorPage{
-		Code: e.Code, Message: e.Message, RequestID: requestID(c), Advice: adviceFor(e.Code), Base: s.publicBase,
+		Title: heading, Code: e.Code, Message: e.Message, RequestID: requestID(c), Advice: advice, Base: s.publicBase,
 	})
 	c.Abort()
 }
@@ -103,6 +114,10 @@ func adviceFor(code string) string {
 		return "Too many attempts. Wait a minute, then try again from your partner portal."
 	case app.CodeServiceUnavailable:
 		return "Sign-in is briefly unavailable. Wait a few seconds, then try again from your partner portal; nothing was changed."
+	case app.CodeNotFound, app.CodeMethodNotAllowed:
+		return "There is nothing to open at this address. Check the link, or start again from your partner portal."
+	case app.CodeUnauthorized:
+		return "You are not signed in. Open the dashboard from your partner portal to sign in."
 	}
 	return "Go back to your partner portal and try again. If it keeps failing, contact support with the request ID below."
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -20,6 +21,13 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	forwardAuth *prometheus.CounterVec
 	jwksFailed  *prometheus.CounterVec
+	// Store commits (bolt's group commit): transactions, their sizes in
+	// write requests, their durations including fsync, and failures.
+	commitSize     prometheus.Histogram
+	commitDuration prometheus.Histogram
+	commitFailures prometheus.Counter
+
+	buildOnce sync.Once
 
 	// keyUses holds the newest use this process saw per org/kid; the store's
 	// last_used_at (written at most once a minute) fills in after a restart.
@@ -42,14 +50,25 @@ func NewMetrics(extra []prometheus.Collector) *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"method"}),
 		forwardAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_forward_auth_total", Help: "Forward-auth checks by outcome (allowed, forbidden, unauthenticated).",
+			Name: "gatehouse_forward_auth_total", Help: "Forward-auth checks by outcome (allowed, forbidden, unauthenticated, invalid_request).",
 		}, []string{"outcome"}),
 		jwksFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_jwks_refresh_failures_total", Help: "Failed fetches of a partner's jwks_url (the last good set stays in use).",
 		}, []string{"partner"}),
+		commitSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "gatehouse_store_commit_requests", Help: "Write requests per store commit (group commit size); _count is the number of commits.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
+		}),
+		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "gatehouse_store_commit_duration_seconds", Help: "Time of one store commit, fsyncs included.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		commitFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_store_commit_failures_total", Help: "Store commits that failed (every request in them got the error).",
+		}),
 		keyUses: map[[2]string]time.Time{},
 	}
-	m.registry.MustRegister(m.signIns, m.latency, m.forwardAuth, m.jwksFailed,
+	m.registry.MustRegister(m.signIns, m.latency, m.forwardAuth, m.jwksFailed, m.commitSize, m.commitDuration, m.commitFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range extra {
 		m.registry.MustRegister(c)
@@ -83,6 +102,31 @@ func (m *Metrics) keyUse(orgID, kid string) time.Time {
 }
 
 func (m *Metrics) countForwardAuth(outcome string) { m.forwardAuth.WithLabelValues(outcome).Inc() }
+
+// ObserveCommit records one store commit (storage/bolt's CommitObserver).
+func (m *Metrics) ObserveCommit(requests int, took time.Duration, err error) {
+	m.commitSize.Observe(float64(requests))
+	m.commitDuration.Observe(took.Seconds())
+	if err != nil {
+		m.commitFailures.Inc()
+	}
+}
+
+// registerBuildInfo adds gatehouse_build_info{version,goversion} = 1, once
+// however many servers share these metrics.
+func (m *Metrics) registerBuildInfo(version string) {
+	m.buildOnce.Do(func() {
+		if version == "" {
+			version = "unknown"
+		}
+		info := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatehouse_build_info", Help: "Always 1; the labels name the running build.",
+			ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+		})
+		info.Set(1)
+		m.registry.MustRegister(info)
+	})
+}
 
 // Handler serves the registry.
 func (m *Metrics) Handler() http.Handler {

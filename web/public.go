@@ -173,8 +173,15 @@ func (s *Server) identity(c *gin.Context) (app.Identity, error) {
 }
 
 // verify is forward-auth: 200 with identity headers, 401 without a session,
-// 403 when the tenant or role asked for does not match.
+// 403 when the organization, tenant or role asked for does not match, 400
+// for a query that does not say exactly what it means.
 func (s *Server) verify(c *gin.Context) {
+	q, err := parseVerifyQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		s.metrics.countForwardAuth("invalid_request")
+		s.abortSignInError(c, err)
+		return
+	}
 	id, err := s.identity(c)
 	if err != nil {
 		s.metrics.countForwardAuth("unauthenticated")
@@ -185,12 +192,7 @@ func (s *Server) verify(c *gin.Context) {
 		c.AbortWithStatus(http.StatusUnauthorized)
 		return
 	}
-	if t := c.Query("tenant"); t != "" && t != id.User.TenantID {
-		s.metrics.countForwardAuth("forbidden")
-		c.AbortWithStatus(http.StatusForbidden)
-		return
-	}
-	if r := c.Query("role"); r != "" && r != id.User.Role {
+	if !q.admits(id.User.OrgID, id.User.TenantID, id.User.Role) {
 		s.metrics.countForwardAuth("forbidden")
 		c.AbortWithStatus(http.StatusForbidden)
 		return
@@ -229,16 +231,28 @@ type sessionBody struct {
 func (s *Server) session(c *gin.Context) {
 	id, err := s.identity(c)
 	if err != nil {
-		s.abortError(c, err)
+		s.abortNegotiated(c, err, "Not signed in", "")
 		return
 	}
 	c.JSON(http.StatusOK, sessionBody{User: app.NewUserView(id.User), ExpiresAt: id.Session.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00")})
 }
 
+// errCrossSiteLogout refuses a sign-out another site's page posted (SPEC §4.4).
+var errCrossSiteLogout = &app.Error{Code: app.CodeAccessDenied, Message: "sign-out must come from this site's own pages; the request came from another site"}
+
 func (s *Server) logout(c *gin.Context) {
+	// A page of another site must not sign a person out: SameSite=Lax does
+	// not stop a POST from a sibling host, and the answer's cookie-clearing
+	// header works even without the cookie. Browsers send Origin on every
+	// POST; a request without one (curl, a script) is no browser's.
+	if origin, sent := c.Request.Header["Origin"]; sent && (len(origin) != 1 || origin[0] != s.publicOrigin) {
+		s.abortNegotiated(c, errCrossSiteLogout, "Sign-out refused",
+			"Sign out from Gatehouse's own page: open the sign-in status page below and press Sign out there.")
+		return
+	}
 	if token, err := c.Cookie(s.cookie.name); err == nil && token != "" {
 		if err := s.svc.Logout(c, token); err != nil {
-			s.abortError(c, err)
+			s.abortNegotiated(c, err, "Sign-out failed", "")
 			return
 		}
 	}

@@ -16,7 +16,7 @@ import (
 type Options struct {
 	Service *app.Service
 	Logger  *slog.Logger
-	Metrics *Metrics // nil: /metrics serves an empty registry
+	Metrics *Metrics // nil: a registry of this server's own counters
 	// Demo, when set, adds the /demo partner-portal pages.
 	Demo *Demo
 }
@@ -30,9 +30,11 @@ type Server struct {
 	demo       *Demo
 	pages      *template.Template
 	publicBase string
-	https      bool
-	cookie     cookieSpec
-	ipLimiter  *app.KeyedLimiter
+	// publicOrigin is publicBase as a browser's Origin header spells it.
+	publicOrigin string
+	https        bool
+	cookie       cookieSpec
+	ipLimiter    *app.KeyedLimiter
 }
 
 // New builds a Server.
@@ -51,10 +53,12 @@ func New(o Options) (*Server, error) {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	m.registerBuildInfo(o.Service.Version())
 	s := &Server{
 		svc: o.Service, cfg: cfg, log: log, metrics: m, demo: o.Demo, pages: pages,
 		publicBase: cfg.PublicBaseURL(), https: strings.HasPrefix(cfg.PublicBaseURL(), "https://"),
 	}
+	s.publicOrigin = siteOrigin(s.publicBase)
 	s.cookie = newCookieSpec(cfg)
 	s.ipLimiter = app.NewKeyedLimiter(cfg.RateLimit.SigninPerIP, 100000, nil)
 	return s, nil
@@ -80,24 +84,25 @@ func (s *Server) newEngine() (*gin.Engine, error) {
 }
 
 // PublicHandler serves server.listen: sign-in, sessions, forward-auth,
-// health, metrics and pages.
+// health and pages. Never metrics: their labels name organizations,
+// tenants, partners and kids (SPEC §4.4).
 func (s *Server) PublicHandler() (http.Handler, error) {
 	r, err := s.newEngine()
 	if err != nil {
 		return nil, err
 	}
 	r.NoMethod(func(c *gin.Context) {
-		s.abortError(c, &app.Error{Code: app.CodeMethodNotAllowed, Message: "method not allowed on this path"})
+		s.abortPublicMiss(c, &app.Error{Code: app.CodeMethodNotAllowed, Message: "method not allowed on this path"}, "This address does not take that request")
 	})
 	r.NoRoute(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusNotFound, errorBody{Code: app.CodeNotFound, Message: "no such path", RequestID: requestID(c)})
+		s.abortPublicMiss(c, &app.Error{Code: app.CodeNotFound, Message: "no such path"}, "Page not found")
 	})
 	r.Use(s.capBody())
 	signin := r.Group("/", noStore)
 	signin.POST("/sso/jwt", s.limitIP(app.CodeRateLimited, s.abortSignInError), s.signInJWT)
-	signin.POST("/sso/hmac/token", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacToken)
-	signin.POST("/sso/jwt/revoke", s.limitIP(app.CodeRateLimited, s.abortError), s.jwtRevoke)
-	signin.POST("/sso/hmac/revoke", s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacRevoke)
+	signin.POST(pathHMACToken, s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacToken)
+	signin.POST(pathJWTRevoke, s.limitIP(app.CodeRateLimited, s.abortError), s.jwtRevoke)
+	signin.POST(pathHMACRevoke, s.limitIP(app.CodeHMACRateLimited, s.abortError), s.hmacRevoke)
 	// The login step is the browser's: its errors follow the Accept rule.
 	signin.GET("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortSignInError), s.hmacLogin)
 	signin.POST("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortSignInError), s.hmacLogin)
@@ -109,11 +114,51 @@ func (s *Server) PublicHandler() (http.Handler, error) {
 	r.GET("/healthz", s.healthz)
 	r.GET("/.well-known/jwks.json", s.jwks)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
 	if s.demo != nil {
 		s.demo.routes(s, signin)
 	}
 	return r, nil
+}
+
+// MetricsHandler serves server.metrics_listen: GET /metrics and nothing
+// else. Bind it to loopback or a private network: anyone who reaches it
+// reads the metric labels.
+func (s *Server) MetricsHandler() http.Handler {
+	metrics := s.metrics.Handler()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path != "/metrics":
+			http.NotFound(w, r)
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		default:
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.Header().Set("Cache-Control", "no-store")
+			metrics.ServeHTTP(w, r)
+		}
+	})
+	return mux
+}
+
+// Server-to-server routes answer JSON always, whatever Accept says (SPEC §4.4).
+const (
+	pathHMACToken  = "/sso/hmac/token"
+	pathJWTRevoke  = "/sso/jwt/revoke"
+	pathHMACRevoke = "/sso/hmac/revoke"
+)
+
+var serverToServer = map[string]bool{pathHMACToken: true, pathJWTRevoke: true, pathHMACRevoke: true}
+
+// abortPublicMiss answers a request no public route takes (404, 405): JSON
+// on the server-to-server paths, else per the Accept rule.
+func (s *Server) abortPublicMiss(c *gin.Context, err error, heading string) {
+	if serverToServer[c.Request.URL.Path] {
+		s.abortError(c, err)
+		return
+	}
+	s.abortNegotiated(c, err, heading, "")
 }
 
 // ServerTimeouts bound slow clients (slowloris) on every listener.

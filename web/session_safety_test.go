@@ -150,7 +150,7 @@ func TestSessionRoleDowngradeAtOnce(t *testing.T) {
 	if rec := f.verifyWith(admin, "?role=admin"); rec.Code != http.StatusForbidden {
 		t.Fatalf("role=admin after the downgrade: %d", rec.Code)
 	}
-	if rec := f.verifyWith(admin, "?tenant=t2"); rec.Code != http.StatusForbidden {
+	if rec := f.verifyWith(admin, "?org=acme&tenant=t2"); rec.Code != http.StatusForbidden {
 		t.Fatalf("tenant=t2: %d", rec.Code)
 	}
 }

@@ -104,6 +104,8 @@ type Store struct {
 	// groups counts group transactions, so tests can tell that requests
 	// really shared one.
 	groups atomic.Uint64
+	// commitObs, when set, hears of every commit (metrics).
+	commitObs atomic.Pointer[CommitObserver]
 }
 
 var _ storage.Store = (*Store)(nil)

@@ -92,13 +92,16 @@ func (s *Store) write(ctx context.Context, plan planFunc) error {
 		return err
 	}
 	if s.noGroup {
-		return s.db.Update(func(tx *bbolt.Tx) error {
+		start := time.Now()
+		err := s.db.Update(func(tx *bbolt.Tx) error {
 			ws, err := safePlan(plan, tx)
 			if err != nil {
 				return err
 			}
 			return ws.apply(tx)
 		})
+		s.observeCommit(1, start, err)
+		return err
 	}
 	r := &request{ctx: ctx, plan: plan, done: make(chan error, 1)}
 	s.mu.RLock()
@@ -156,6 +159,7 @@ func (s *Store) commitGroup(group []*request) {
 		errs := make([]error, len(group))
 		bad := -1
 		s.groups.Add(1)
+		start := time.Now()
 		err := s.db.Update(func(tx *bbolt.Tx) error {
 			for i, r := range group {
 				if err := r.ctx.Err(); err != nil {
@@ -174,6 +178,7 @@ func (s *Store) commitGroup(group []*request) {
 			}
 			return nil
 		})
+		s.observeCommit(len(group), start, err)
 		if bad >= 0 {
 			group[bad].done <- errs[bad]
 			group = append(group[:bad:bad], group[bad+1:]...)
@@ -203,4 +208,20 @@ func safePlan(plan planFunc, tx *bbolt.Tx) (ws writeSet, err error) {
 		}
 	}()
 	return plan(tx)
+}
+
+// CommitObserver hears of every write transaction: how many write requests
+// it carried (a group commit's size), how long it took including its
+// fsyncs, and its error. Metrics implement it without importing bbolt.
+type CommitObserver interface {
+	ObserveCommit(requests int, took time.Duration, err error)
+}
+
+// ObserveCommits reports every later commit to o; call it before serving.
+func (s *Store) ObserveCommits(o CommitObserver) { s.commitObs.Store(&o) }
+
+func (s *Store) observeCommit(requests int, start time.Time, err error) {
+	if o := s.commitObs.Load(); o != nil {
+		(*o).ObserveCommit(requests, time.Since(start), err)
+	}
 }

@@ -154,8 +154,8 @@ func TestBrowserPartnerSignIn(t *testing.T) {
 	s := startAt(t, addr, public, "[session]\ncookie_domain = \"gh.localhost\"\n")
 	w := s.Seed()
 
-	d1 := startDashboard(t, "Tenant One dashboard", public+"/logout")
-	d2 := startDashboard(t, "Tenant Two dashboard", public+"/logout")
+	d1 := startDashboard(t, "Tenant One dashboard", public)
+	d2 := startDashboard(t, "Tenant Two dashboard", public)
 	listen := startNginx(t, addr, public+"/", []proxySite{
 		{Host: "t1.gh.localhost", Tenant: "t1", Upstream: upstreamAddr(d1.Server)},
 		{Host: "t2.gh.localhost", Tenant: "t2", Upstream: upstreamAddr(d2.Server)},
@@ -213,12 +213,32 @@ func TestBrowserPartnerSignIn(t *testing.T) {
 		t.Errorf("tenant t2 dashboard: %q (upstream requests %d → %d)", body, n2, d2.count())
 	}
 
-	// Sign out from the dashboard; the dashboard is then out of reach.
+	// A sign-out form on the dashboard's origin is a cross-site sign-out:
+	// refused with a page, and the session lives on.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(t1), chromedp.WaitVisible(chromedp.CSS("#crosssite")),
+		chromedp.Click(chromedp.CSS("#crosssite")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "Sign-out refused")
+	if body, _ := text(t, ctx); !strings.Contains(body, "AccessDenied") {
+		t.Errorf("cross-site sign-out page: %q", body)
+	}
+	screenshot(t, ctx, shots, "cross-site-logout-refused")
+	if err := chromedp.Do(ctx, chromedp.Navigate(t1), chromedp.WaitVisible(chromedp.CSS("#identity"))); err != nil {
+		t.Fatalf("the session died from a cross-site sign-out: %v", err)
+	}
+
+	// Sign out on Gatehouse's own page; the dashboard is then out of reach.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(t1), chromedp.WaitVisible(chromedp.CSS("#logout")),
 		chromedp.Click(chromedp.CSS("#logout")),
-		chromedp.WaitVisible(chromedp.CSS("h1")),
 	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "You are signed in")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action$="/logout"] button.secondary`))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "not signed in")
@@ -298,7 +318,8 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "jo.admin@example.com")
-	if body, loc := text(t, ctx); !strings.HasSuffix(loc, "/demo/dashboard") || !strings.Contains(body, "demo-tenant") {
+	if body, loc := text(t, ctx); !strings.HasSuffix(loc, "/demo/dashboard") || !strings.Contains(body, "demo-tenant") ||
+		!strings.Contains(body, "/auth/verify?org=demo-org&tenant=demo-tenant") {
 		t.Fatalf("demo dashboard: %s %q", loc, body)
 	}
 	screenshot(t, ctx, shots, "demo-dashboard")

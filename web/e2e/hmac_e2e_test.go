@@ -29,7 +29,7 @@ func TestHMACSignInWithOpenSSL(t *testing.T) {
 		t.Fatalf("login: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	cookie := resp.Cookies()[0]
-	req, _ := http.NewRequest(http.MethodGet, s.Base+"/auth/verify?tenant=t1", nil)
+	req, _ := http.NewRequest(http.MethodGet, s.Base+"/auth/verify?org=acme&tenant=t1", nil)
 	req.AddCookie(cookie)
 	v, err := s.Browser.Do(req)
 	if err != nil {

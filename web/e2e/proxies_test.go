@@ -21,14 +21,15 @@ import (
 var identityHeaders = []string{"User", "Email", "Name", "Org", "Tenant", "Role"}
 
 // dashboard is a tenant dashboard upstream: it shows the X-Gatehouse-*
-// identity the proxy handed it and remembers the last one.
+// identity the proxy handed it and remembers the last one. gatehouse is
+// Gatehouse's public base URL, where its sign-out link points.
 type dashboard struct {
 	*httptest.Server
 	mu   sync.Mutex
 	seen []http.Header
 }
 
-func startDashboard(t testing.TB, title, logoutURL string) *dashboard {
+func startDashboard(t testing.TB, title, gatehouse string) *dashboard {
 	t.Helper()
 	d := &dashboard{}
 	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +42,11 @@ func startDashboard(t testing.TB, title, logoutURL string) *dashboard {
 		for _, h := range identityHeaders {
 			fmt.Fprintf(&b, "<dt>X-Gatehouse-%s</dt><dd id=%s>%s</dd>", h, strings.ToLower(h), html.EscapeString(r.Header.Get("X-Gatehouse-"+h)))
 		}
-		fmt.Fprintf(&b, `</dl><form method=post action="%s"><button id=logout type=submit>Sign out</button></form></main></body></html>`, html.EscapeString(logoutURL))
+		// Signing out happens on Gatehouse's own page: a form on this
+		// dashboard's origin posting to /logout is a cross-site sign-out,
+		// which Gatehouse refuses (the #crosssite form proves it).
+		fmt.Fprintf(&b, `</dl><p><a id=logout href="%s/">Sign out</a></p><form method=post action="%s/logout"><button id=crosssite type=submit>Cross-site sign-out</button></form></main></body></html>`,
+			html.EscapeString(gatehouse), html.EscapeString(gatehouse))
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(b.String()))
 	}))
@@ -151,7 +156,7 @@ http {
     # Ask Gatehouse who this is; the Cookie header goes along.
     location = /_gatehouse_verify {
       internal;
-      proxy_pass http://%[3]s/auth/verify?tenant=%[4]s;
+      proxy_pass http://%[3]s/auth/verify?org=acme&tenant=%[4]s;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI $request_uri;
@@ -225,7 +230,7 @@ http://%[1]s:%[2]s {
 		# Never trust identity headers a client sends itself.
 		request_header -X-Gatehouse-*
 		forward_auth %[3]s {
-			uri /auth/verify?tenant=%[4]s
+			uri /auth/verify?org=acme&tenant=%[4]s
 			copy_headers %[5]s
 			@signin status 401
 			handle_response @signin {

@@ -38,8 +38,8 @@ func TestForwardAuthProxies(t *testing.T) {
 			s := Start(t, "")
 			w := s.Seed()
 			signIn := s.Base + "/"
-			d1 := startDashboard(t, "Tenant One dashboard", s.Base+"/logout")
-			d2 := startDashboard(t, "Tenant Two dashboard", s.Base+"/logout")
+			d1 := startDashboard(t, "Tenant One dashboard", s.Base)
+			d2 := startDashboard(t, "Tenant Two dashboard", s.Base)
 			gh := strings.TrimPrefix(s.Base, "http://")
 			sites := []proxySite{
 				{Host: "t1.dash.localhost", Tenant: "t1", Upstream: upstreamAddr(d1.Server)},

@@ -45,7 +45,7 @@ func TestRS256SignInEndToEnd(t *testing.T) {
 		r.Body.Close()
 		return r
 	}
-	r := verify("?tenant=t1&role=admin")
+	r := verify("?org=acme&tenant=t1&role=admin")
 	if r.StatusCode != 200 {
 		t.Fatalf("verify: %d", r.StatusCode)
 	}
@@ -60,7 +60,7 @@ func TestRS256SignInEndToEnd(t *testing.T) {
 	if userID == "" {
 		t.Fatal("no X-Gatehouse-User")
 	}
-	if r := verify("?tenant=t2"); r.StatusCode != http.StatusForbidden {
+	if r := verify("?org=acme&tenant=t2"); r.StatusCode != http.StatusForbidden {
 		t.Errorf("other tenant: %d", r.StatusCode)
 	}
 
