@@ -12,27 +12,47 @@ import (
 // when the current one fills up the older is dropped. A dropped key starts
 // over with a full bucket, which errs towards letting a client in, never
 // towards locking everyone out.
+//
+// "N per minute" means what an operator reads into it (SPEC §3): a bucket
+// of N tokens refilled evenly over a minute, one every minute/N. After a
+// quiet minute N attempts in a burst all pass; a steady stream gets N a
+// minute.
 type KeyedLimiter struct {
 	mu       sync.Mutex
 	perMin   int
+	every    rate.Limit
 	maxKeys  int
 	current  map[string]*rate.Limiter
 	previous map[string]*rate.Limiter
 	now      func() time.Time
 }
 
-// NewKeyedLimiter allows perMinute events per key (0 = unlimited), with a
-// burst of a tenth of a minute's allowance, keeping at most 2×maxKeys buckets.
+// NewKeyedLimiter allows perMinute events per key (0 = unlimited) as a
+// bucket of perMinute refilled over a minute, keeping at most 2×maxKeys
+// buckets. now is the clock Allow reads (nil: the wall clock).
 func NewKeyedLimiter(perMinute, maxKeys int, now func() time.Time) *KeyedLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &KeyedLimiter{perMin: perMinute, maxKeys: maxKeys, now: now,
+	l := &KeyedLimiter{perMin: perMinute, maxKeys: maxKeys, now: now,
 		current: map[string]*rate.Limiter{}, previous: map[string]*rate.Limiter{}}
+	if perMinute > 0 {
+		l.every = rate.Every(time.Minute / time.Duration(perMinute))
+	}
+	return l
 }
 
-// Allow takes one token for key; when none is left it returns how long until one is.
+// Allow takes one token for key at the limiter's clock; when none is left
+// it returns how long until one is.
 func (l *KeyedLimiter) Allow(key string) (bool, time.Duration) {
+	if l == nil || l.perMin <= 0 {
+		return true, 0
+	}
+	return l.AllowAt(key, l.now())
+}
+
+// AllowAt is Allow at the instant now (a caller with its own clock).
+func (l *KeyedLimiter) AllowAt(key string, now time.Time) (bool, time.Duration) {
 	if l == nil || l.perMin <= 0 {
 		return true, 0
 	}
@@ -40,18 +60,13 @@ func (l *KeyedLimiter) Allow(key string) (bool, time.Duration) {
 	lim, ok := l.current[key]
 	if !ok {
 		if lim, ok = l.previous[key]; !ok {
-			burst := l.perMin / 10
-			if burst < 5 {
-				burst = 5
-			}
-			lim = rate.NewLimiter(rate.Limit(float64(l.perMin)/60), burst)
+			lim = rate.NewLimiter(l.every, l.perMin) // starts full
 		}
 		if len(l.current) >= l.maxKeys {
 			l.previous, l.current = l.current, make(map[string]*rate.Limiter, l.maxKeys)
 		}
 		l.current[key] = lim
 	}
-	now := l.now()
 	r := lim.ReserveN(now, 1)
 	l.mu.Unlock()
 	if !r.OK() {
@@ -74,7 +89,9 @@ func (l *KeyedLimiter) Size() int {
 // partnerLimiter adapts KeyedLimiter to PartnerLimiter.
 type partnerLimiter struct{ *KeyedLimiter }
 
-func (p partnerLimiter) AllowPartner(id string) (bool, time.Duration) { return p.Allow(id) }
+func (p partnerLimiter) AllowPartner(id string, now time.Time) (bool, time.Duration) {
+	return p.AllowAt(id, now)
+}
 
 // NewPartnerLimiter limits sign-ins per partner (both paths together); nil when off.
 func NewPartnerLimiter(perMinute int) PartnerLimiter {

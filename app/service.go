@@ -24,9 +24,9 @@ type Observer interface {
 
 // PartnerLimiter throttles sign-ins per partner (both paths together).
 type PartnerLimiter interface {
-	// AllowPartner reports whether the partner may sign in one more user now,
-	// and if not, how long to wait.
-	AllowPartner(partnerID string) (bool, time.Duration)
+	// AllowPartner reports whether the partner may sign in one more user at
+	// now (the service's clock), and if not, how long to wait.
+	AllowPartner(partnerID string, now time.Time) (bool, time.Duration)
 }
 
 // Options are a Service's dependencies; Store and Config are required.

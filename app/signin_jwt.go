@@ -217,7 +217,7 @@ func (s *Service) allowPartner(partnerID, method string) error {
 	if s.limiter == nil {
 		return nil
 	}
-	ok, wait := s.limiter.AllowPartner(partnerID)
+	ok, wait := s.limiter.AllowPartner(partnerID, s.now())
 	if ok {
 		return nil
 	}

@@ -28,7 +28,7 @@ func (s *Server) capBody() gin.HandlerFunc {
 // (ratelimit.signin_per_ip); abort answers in the route's error format.
 func (s *Server) limitIP(code string, abort func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if ok, wait := s.ipLimiter.Allow(limitKey(c.ClientIP())); !ok {
+		if ok, wait := s.ipLimiter.AllowAt(limitKey(c.ClientIP()), s.svc.Now()); !ok {
 			secs := int(wait.Seconds()) + 1
 			abort(c, &app.Error{Code: code, Message: "too many sign-in attempts from this address; retry later", RetryAfter: secs})
 			return

@@ -6,13 +6,14 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"gatehouse/app"
 )
 
-// A limit of 10 a minute gives a burst of 5 (KeyedLimiter: a tenth of a
-// minute's allowance, at least 5), so the sixth quick attempt is refused.
-const testBurst = 5
+// A limit of 10 a minute is a bucket of 10 (SPEC §3), so the eleventh
+// quick attempt is refused.
+const testBurst = 10
 
 func expect429(t *testing.T, rec *httptest.ResponseRecorder, code string) {
 	t.Helper()
@@ -188,4 +189,44 @@ func TestRateLimitIPv6Prefix(t *testing.T) {
 		f.do(from(tokenRequest("x.y.z"), "192.0.2.77:1000", ""))
 	}
 	expect429(t, f.do(from(tokenRequest("x.y.z"), "[::ffff:192.0.2.77]:1000", "")), app.CodeRateLimited)
+}
+
+// TestRateLimitsMeanWhatTheySay is issue 10 item 12 through the HTTP
+// handlers, on the fixture's clock: signin_per_ip = 300 admits 300
+// attempts in a burst after a quiet minute (it used to admit 30), refills
+// one every 200ms, and signin_per_partner has the same meaning.
+func TestRateLimitsMeanWhatTheySay(t *testing.T) {
+	t.Run("per ip", func(t *testing.T) {
+		f := newFixture(t, func(c *app.Config) { c.RateLimit.SigninPerIP = 300 })
+		burst := func(round string) {
+			for i := 0; i < 300; i++ {
+				if rec := f.do(from(tokenRequest("x.y.z"), "192.0.2.7:1000", "")); rec.Code != http.StatusUnauthorized {
+					t.Fatalf("%s: attempt %d of 300: %d", round, i+1, rec.Code)
+				}
+			}
+			expect429(t, f.do(from(tokenRequest("x.y.z"), "192.0.2.7:1000", "")), app.CodeRateLimited)
+		}
+		burst("first minute")
+		f.clock.Advance(200 * time.Millisecond) // one token, evenly refilled
+		if rec := f.do(from(tokenRequest("x.y.z"), "192.0.2.7:1000", "")); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("after 200ms: %d, want one more attempt", rec.Code)
+		}
+		expect429(t, f.do(from(tokenRequest("x.y.z"), "192.0.2.7:1000", "")), app.CodeRateLimited)
+		f.clock.Advance(time.Minute)
+		burst("after a quiet minute")
+	})
+	t.Run("per partner", func(t *testing.T) {
+		f := newFixture(t, func(c *app.Config) { c.RateLimit.SigninPerPartner = 40 })
+		burst := func(round string) {
+			for i := 0; i < 40; i++ {
+				if rec := f.signIn(f.token(f.claims())); rec.Code != http.StatusFound {
+					t.Fatalf("%s: sign-in %d of 40: %d %s", round, i+1, rec.Code, rec.Body)
+				}
+			}
+			expect429(t, f.signIn(f.token(f.claims())), app.CodeRateLimited)
+		}
+		burst("first minute")
+		f.clock.Advance(time.Minute)
+		burst("after a quiet minute")
+	})
 }
