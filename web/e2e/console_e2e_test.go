@@ -154,6 +154,7 @@ func TestConsoleRegistersPartnerAndKeyThatSignsIn(t *testing.T) {
 	c.waitFor("Partner SSO", "yes", "sessions      1 active")
 	c.capture("user-profile")
 	c.keys("Escape")
+	c.waitFor("enter open") // back on the list before the next key (ESC then "2" at once reads as Alt+2)
 
 	c.keys("2")
 	c.waitFor("REDIRECT URL", "https://dash.example.test/t1")
