@@ -52,6 +52,14 @@ func populate(t *testing.T, s storage.Store) *fixture {
 		return p, nil
 	})
 	mustNil(t, "UpdatePartner", err)
+	// Partner B publishes a JWKS: its fields and its JWKS-sourced key must survive a copy.
+	_, _, err = s.SyncJWKSKeys(ctx, fx.org.ID, fx.partnerB.ID, []storage.Key{{Kid: "jwks-b", Fingerprint: "fp-jwks-b", Bits: 2048, DER: []byte{0x30, 0x42}, CreatedAt: t0}},
+		func(p storage.Partner) (storage.Partner, error) {
+			p.JWKSURL, p.JWKSFetchedAt = "https://idp.example/jwks.json", t0
+			p.JWKSError, p.JWKSErrorAt, p.JWKSFailureAuditedAt = "the server answered HTTP 503 (want 200)", t0.Add(time.Minute), t0.Add(time.Minute)
+			return p, nil
+		})
+	mustNil(t, "SyncJWKSKeys", err)
 	mustNil(t, "CreateOrg 2", s.CreateOrg(ctx, storage.Org{ID: "org-2", Name: "Org Two", CreatedAt: t0}))
 	mustNil(t, "CreateTenant 2", s.CreateTenant(ctx, storage.Tenant{ID: "t-1", OrgID: "org-2", Name: "Same ID, other org", AllowedReturnURLs: []string{"https://x.example/"}, CreatedAt: t0}))
 	for i := range 3 {
@@ -95,7 +103,7 @@ func testDumpRoundTrip(t *testing.T, src, dst storage.Dumper) {
 	counts, err := storage.Copy(ctx, dst, src)
 	mustNil(t, "Copy", err)
 	wantCounts := map[string]int{
-		storage.KindOrgs: 2, storage.KindTenants: 3, storage.KindPartners: 2, storage.KindKeys: 1, storage.KindUsers: 4,
+		storage.KindOrgs: 2, storage.KindTenants: 3, storage.KindPartners: 2, storage.KindKeys: 2, storage.KindUsers: 4,
 		storage.KindSessions: 3, storage.KindReplays: 4, storage.KindLoginTokens: 1, storage.KindAdminTokens: 1, storage.KindAudit: 7,
 	}
 	equal(t, "counts", counts, wantCounts)
