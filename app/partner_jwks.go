@@ -225,7 +225,8 @@ func (s *Service) storeFirstJWKS(ctx context.Context, p storage.Partner, keys []
 var errStaleFetch = errors.New("jwks_url changed during the fetch")
 
 // refreshJWKS fetches one partner's set and stores it, or records why not
-// (keeping the last good set). It reports whether the stored set changed.
+// (keeping the last good set). Its error is a store failure; the fetch's own
+// failure is recorded, not returned.
 func (s *Service) refreshJWKS(ctx context.Context, p storage.Partner, trigger string) error {
 	url := p.JWKSURL
 	s.jwks.noteFetch(p.ID, s.now(), s.cfg.SSO.JWKSRefresh)
@@ -244,8 +245,8 @@ func (s *Service) refreshJWKS(ctx context.Context, p storage.Partner, trigger st
 		s.keys.invalidate(p.OrgID)
 		return err
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return err // shutting down: not the partner's failure
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: not the partner's failure
 	}
 	return s.recordJWKSFailure(ctx, p, url, trigger, err)
 }
@@ -311,7 +312,7 @@ func (s *Service) RefreshDueJWKS(ctx context.Context) (int, error) {
 			}
 			p := p
 			_, err, _ := s.jwks.flights.Do(p.ID, func() (any, error) {
-				return nil, s.refreshJWKS(context.WithoutCancel(ctx), p, triggerSchedule)
+				return nil, s.refreshJWKS(ctx, p, triggerSchedule) // shutdown cancels it
 			})
 			if err != nil {
 				s.log.Error("jwks refresh could not be stored", "partner", p.ID, "err", err)
@@ -366,6 +367,9 @@ func (s *Service) refreshForUnknownKid(ctx context.Context, orgID string) bool {
 	if err != nil || len(partners) == 0 {
 		return false
 	}
+	// The fetch is shared: one caller's cancelled request must not fail it
+	// for every sign-in waiting on it (the fetcher's own deadline bounds it).
+	shared := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	fetched := false
@@ -377,11 +381,11 @@ func (s *Service) refreshForUnknownKid(ctx context.Context, orgID string) bool {
 				if !s.jwksMayFetch(id) {
 					return false, nil
 				}
-				p, err := s.store.GetPartner(ctx, orgID, id)
+				p, err := s.store.GetPartner(shared, orgID, id)
 				if err != nil || p.JWKSURL == "" {
 					return false, err
 				}
-				return true, s.refreshJWKS(context.WithoutCancel(ctx), p, triggerUnknownKid)
+				return true, s.refreshJWKS(shared, p, triggerUnknownKid)
 			})
 			if did == true {
 				mu.Lock()

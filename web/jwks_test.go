@@ -624,3 +624,44 @@ func TestJWKSSetSurvivesRestart(t *testing.T) {
 		t.Errorf("keys after restart = %v", ks)
 	}
 }
+
+// TestJWKSSlowFetchDoesNotStallOtherSignIns: sign-ins waiting on a partner's
+// slow key server give their CPU slot back, so everyone else's sign-ins go
+// on while the fetch hangs.
+func TestJWKSSlowFetchDoesNotStallOtherSignIns(t *testing.T) {
+	f := newJWKSFixture(t, memory.New())
+	c, d := moreKeys(t)
+	f.js.serve(jwkOf("c-1", &c.PublicKey))
+	f.createJWKSPartner(t, "IdP")
+	f.clock.Advance(f.svc.Config().SSO.JWKSMinInterval)
+	release := make(chan struct{})
+	f.js.answer(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "late", 503)
+	})
+	var waiting sync.WaitGroup
+	for i := 0; i < 8; i++ { // more than there are verify slots
+		waiting.Add(1)
+		go func() {
+			defer waiting.Done()
+			f.signIn(f.kidToken(d, "d-1"))
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // let them reach the fetch
+	a, _ := keys(t)
+	done := make(chan int, 1)
+	go func() { done <- f.signIn(f.kidToken(a, f.kid)).Code }()
+	select {
+	case code := <-done:
+		if code != 302 {
+			t.Errorf("Portal's sign-in during the slow fetch: %d", code)
+		}
+	case <-time.After(4 * time.Second): // the fetch itself would end at 5 s
+		t.Error("a sign-in with a known key waited on another partner's slow key server")
+	}
+	close(release)
+	waiting.Wait()
+}
