@@ -200,6 +200,7 @@ func TestMetricsMatchDocs(t *testing.T) {
 	// The service counts sign-ins through its Observer; this fixture's
 	// service has none, so record one as main's wiring would.
 	w.m.SignIn("jwt", "success", "", 0)
+	w.m.JWKSRefreshFailed(w.partner.ID) // a counter vector shows only once it has a sample
 	sock, err := w.srv.AdminHandler(OperatorAuth)
 	if err != nil {
 		t.Fatal(err)
