@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gatehouse/storage"
+	"gatehouse/storage/memory"
 	"gatehouse/storage/postgres/pgtest"
 	"gatehouse/storage/storagetest"
 )
@@ -85,4 +86,21 @@ func openTest(t testing.TB, url string, opts Options) *Store {
 		t.Fatalf("Open: %v", err)
 	}
 	return s
+}
+
+// TestDump holds Export/Import to the shared contract; every store is a
+// database of its own (the suite holds two at once).
+func TestDump(t *testing.T) {
+	storagetest.RunDump(t, func(t *testing.T) storage.Store {
+		return openTest(t, newDatabase(t), Options{})
+	})
+}
+
+// TestCopyBetweenMemoryAndPostgres: memory → postgres → memory loses nothing
+// (what `gatehouse migrate` there and back does), and the chain verifies on
+// postgres.
+func TestCopyBetweenMemoryAndPostgres(t *testing.T) {
+	storagetest.RunCopyBetween(t,
+		func(*testing.T) storage.Store { return memory.New() },
+		func(t *testing.T) storage.Store { return openTest(t, newDatabase(t), Options{}) })
 }

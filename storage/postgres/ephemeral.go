@@ -89,7 +89,8 @@ func (s *Store) CreateLoginToken(ctx context.Context, t storage.LoginToken) erro
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	_, err = s.pool.Exec(ctx, "INSERT INTO login_tokens (id, expires_at, data) VALUES ($1, $2, $3)", t.ID, t.ExpiresAt.UTC(), data)
+	_, err = s.pool.Exec(ctx, "INSERT INTO login_tokens (id, org_id, email, expires_at, data) VALUES ($1, $2, $3, $4, $5)",
+		t.ID, t.OrgID, t.Email, t.ExpiresAt.UTC(), data)
 	if err != nil {
 		return fmt.Errorf("login token: %w", classify(err))
 	}

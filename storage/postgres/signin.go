@@ -31,8 +31,10 @@ func newSignIn(w storage.SignInWrite) (*signIn, error) {
 	switch {
 	case w.Provision == nil:
 		return nil, errors.New("sign in: no provision function")
-	case w.Email == "":
-		return nil, errors.New("sign in: email is empty")
+	case w.OrgID == "" || w.Email == "":
+		return nil, errors.New("sign in: organization or email is empty")
+	case w.Session.OrgID != w.OrgID:
+		return nil, fmt.Errorf("sign in: session organization %q differs from the user's %q", w.Session.OrgID, w.OrgID)
 	case w.Session.ID == "":
 		return nil, errors.New("sign in: session id is empty")
 	case w.Now.IsZero():
@@ -109,7 +111,7 @@ func writeSignIn(ctx context.Context, tx pgx.Tx, r *signIn, withAudit bool, prel
 	if w.Replay != nil {
 		b.Queue(recordReplaySQL, w.Replay.Key, w.Replay.ExpiresAt.UTC(), w.Now.UTC())
 	}
-	b.Queue(userByEmailSQL+" FOR UPDATE", w.Email)
+	b.Queue(userByEmailSQL+" FOR UPDATE", w.OrgID, w.Email)
 	existing, err := func() (*storage.User, error) {
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
@@ -193,6 +195,8 @@ func writeSignIn(ctx context.Context, tx pgx.Tx, r *signIn, withAudit bool, prel
 	switch {
 	case u.ID == "":
 		return storage.User{}, nil, errors.New("provisioned user has no id")
+	case u.OrgID != w.OrgID:
+		return storage.User{}, nil, fmt.Errorf("provisioned user's organization %q differs from %q: %w", u.OrgID, w.OrgID, storage.ErrConflict)
 	case u.Email != w.Email:
 		return storage.User{}, nil, fmt.Errorf("provisioned email %q differs from %q: %w", u.Email, w.Email, storage.ErrConflict)
 	case existing != nil && u.ID != existing.ID:
@@ -215,7 +219,11 @@ func writeSignIn(ctx context.Context, tx pgx.Tx, r *signIn, withAudit bool, prel
 	} else {
 		b.Queue(insertUserSQL+" ON CONFLICT DO NOTHING", userArgs...)
 	}
-	b.Queue(`INSERT INTO sessions (id, user_id, org_id, partner_id, expires_at, data) VALUES ($1, $2, $3, $4, $5, $6)
+	// The session is sent in the same round trip as the user's insert, so
+	// it is written only if the user row exists by then: when the insert
+	// met a concurrent sign-in's user (below), it writes nothing either.
+	b.Queue(`INSERT INTO sessions (id, user_id, org_id, partner_id, expires_at, data)
+		SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
 		ON CONFLICT (id) DO NOTHING`, sess.ID, sess.UserID, sess.OrgID, sess.PartnerID, sess.ExpiresAt.UTC(), sessData)
 	if t := w.TouchKey; t != nil {
 		// A deleted key matches no row: skipped, as the contract says. An

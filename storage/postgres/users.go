@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"gatehouse/storage"
 )
 
@@ -52,13 +50,14 @@ func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
 }
 
 // userByEmailSQL selects by the expression the unique index is built on.
-const userByEmailSQL = "SELECT data FROM users WHERE lower(email) = lower($1)"
+const userByEmailSQL = "SELECT data FROM users WHERE org_id = $1 AND lower(email) = lower($2)"
 
-// GetUserByEmail returns the user with the (normalised) email.
-func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
+// GetUserByEmail returns the user of the organization with the (normalised)
+// email; users of other organizations are never matched.
+func (s *Store) GetUserByEmail(ctx context.Context, orgID, email string) (storage.User, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	return getJSON[storage.User](ctx, s.pool, "user email", userByEmailSQL, email)
+	return getJSON[storage.User](ctx, s.pool, "user email", userByEmailSQL, orgID, email)
 }
 
 // ListUsers returns one page of the org's users ordered by email (byte-wise).
@@ -131,20 +130,19 @@ func countPartnerUsers(ctx context.Context, q querier, partnerID string) (int, e
 	return n, classify(err)
 }
 
-// DeleteUser removes the user and every session of it in one transaction.
-// A sign-in of the user holds its row FOR UPDATE, so the two are ordered:
-// either the sign-in's session is written first and deleted here, or the
-// sign-in finds no user and provisions a new one.
+// DeleteUser removes the user and, through the foreign key, every session of
+// it, in one statement. A sign-in of the user holds its row FOR UPDATE, so
+// the two are ordered: either the sign-in's session is written first and
+// deleted here, or the sign-in finds no user and provisions a new one.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "DELETE FROM users WHERE id = $1", id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("user %q: %w", id, storage.ErrNotFound)
-		}
-		_, err = tx.Exec(ctx, "DELETE FROM sessions WHERE user_id = $1", id)
-		return err
-	})
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, "DELETE FROM users WHERE id = $1", id)
+	if err != nil {
+		return classify(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("user %q: %w", id, storage.ErrNotFound)
+	}
+	return nil
 }

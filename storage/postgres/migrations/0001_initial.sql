@@ -56,18 +56,18 @@ CREATE TABLE users (
     name_search  text COLLATE "C" NOT NULL,
     data         json NOT NULL
 );
--- One user per email per organization, enforced here for every instance.
+-- One user per email per organization, enforced here for every instance;
+-- the same address in another organization is another user.
 CREATE UNIQUE INDEX users_org_email ON users (org_id, lower(email));
--- Until the contract scopes emails to an organization, an email is unique in
--- the whole appliance (storage.User); a later migration drops this index.
-CREATE UNIQUE INDEX users_email ON users (lower(email));
 CREATE INDEX users_org_list ON users (org_id, email);
 CREATE INDEX users_org_tenant ON users (org_id, tenant_id, email);
 CREATE INDEX users_partner ON users (partner_id) WHERE partner_id <> '';
 
+-- Deleting a user deletes its sessions (the foreign key cascades), in the
+-- same statement, on whichever instance deletes it.
 CREATE TABLE sessions (
     id         text COLLATE "C" PRIMARY KEY,
-    user_id    text COLLATE "C" NOT NULL,
+    user_id    text COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     org_id     text COLLATE "C" NOT NULL,
     partner_id text COLLATE "C" NOT NULL,
     expires_at timestamptz NOT NULL,
@@ -87,10 +87,14 @@ CREATE INDEX replays_expiry ON replays (expires_at);
 
 CREATE TABLE login_tokens (
     id         text COLLATE "C" PRIMARY KEY,
+    org_id     text COLLATE "C" NOT NULL,
+    email      text COLLATE "C" NOT NULL,
     expires_at timestamptz NOT NULL,
     data       json NOT NULL
 );
 CREATE INDEX login_tokens_expiry ON login_tokens (expires_at);
+-- A partner-side sign-out deletes the email's unconsumed tokens.
+CREATE INDEX login_tokens_email ON login_tokens (org_id, email);
 
 CREATE TABLE admin_tokens (
     id           text COLLATE "C" PRIMARY KEY,
