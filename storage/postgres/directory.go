@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -356,4 +357,95 @@ func (s *Store) DeleteKey(ctx context.Context, orgID, kid string) error {
 		return fmt.Errorf("key %q: %w", kid, storage.ErrNotFound)
 	}
 	return nil
+}
+
+// SyncJWKSKeys applies fn to the partner and replaces its JWKS keys by keys,
+// in one transaction that holds the partner's row and the organization's
+// key rows, so two instances refreshing one partner apply one set after the
+// other. Keys whose kid or fingerprint another key of the organization holds
+// are skipped; a key already stored with the same kid and DER keeps its
+// CreatedAt and LastUsedAt.
+func (s *Store) SyncJWKSKeys(ctx context.Context, orgID, partnerID string, keys []storage.Key, fn func(storage.Partner) (storage.Partner, error)) (storage.Partner, []storage.Key, error) {
+	var outP storage.Partner
+	var outK []storage.Key
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		outK = nil
+		cur, err := getJSON[storage.Partner](ctx, tx, fmt.Sprintf("partner %q", partnerID),
+			"SELECT data FROM partners WHERE org_id = $1 AND id = $2 FOR UPDATE", orgID, partnerID)
+		if err != nil {
+			return err
+		}
+		wasActive := cur.Active
+		next, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		if next.ID != partnerID || next.OrgID != orgID {
+			return fmt.Errorf("partner %q: id and org are immutable: %w", partnerID, storage.ErrConflict)
+		}
+		rows, err := tx.Query(ctx, keyColumns+"WHERE org_id = $1 ORDER BY kid FOR UPDATE", orgID)
+		if err != nil {
+			return err
+		}
+		old := map[string]storage.Key{}
+		held := map[string]bool{}  // kids that stay
+		taken := map[string]bool{} // fingerprints of keys that stay
+		var drop []string
+		for rows.Next() {
+			k, err := scanKey(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			if k.PartnerID == partnerID && k.Source == storage.KeySourceJWKS {
+				old[k.Kid] = k
+				drop = append(drop, k.Kid)
+			} else {
+				held[k.Kid] = true
+				taken[k.Fingerprint] = true
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		if len(drop) > 0 {
+			b.Queue("DELETE FROM keys WHERE org_id = $1 AND kid = ANY($2)", orgID, drop)
+		}
+		for _, k := range keys {
+			k.OrgID, k.PartnerID, k.Source = orgID, partnerID, storage.KeySourceJWKS
+			if held[k.Kid] || taken[k.Fingerprint] {
+				continue
+			}
+			if prev, ok := old[k.Kid]; ok && bytes.Equal(prev.DER, k.DER) {
+				k.CreatedAt, k.LastUsedAt = prev.CreatedAt, prev.LastUsedAt
+			}
+			data, err := encode(k)
+			if err != nil {
+				return err
+			}
+			b.Queue(`INSERT INTO keys (org_id, kid, partner_id, last_used_at, data) VALUES ($1, $2, $3, $4, $5)`,
+				k.OrgID, k.Kid, k.PartnerID, nullTime(k.LastUsedAt), data)
+			held[k.Kid], taken[k.Fingerprint] = true, true
+			outK = append(outK, k)
+		}
+		data, err := encode(next)
+		if err != nil {
+			return err
+		}
+		b.Queue(`UPDATE partners SET name = $3, consumer_key = $4, active = $5, data = $6
+			WHERE org_id = $1 AND id = $2`, orgID, partnerID, next.Name, next.ConsumerKey, next.Active, data)
+		if wasActive && !next.Active {
+			b.Queue("DELETE FROM sessions WHERE org_id = $1 AND partner_id = $2", orgID, partnerID)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("partner %q: %w", partnerID, classify(err))
+		}
+		outP = next
+		return nil
+	})
+	if err != nil {
+		return storage.Partner{}, nil, err
+	}
+	return outP, outK, nil
 }
