@@ -72,7 +72,7 @@ func TestConformance(t *testing.T) {
 func empty(t testing.TB, s *Store) {
 	t.Helper()
 	_, err := s.pool.Exec(t.Context(), `TRUNCATE orgs, tenants, partners, keys, users, sessions, replays,
-		login_tokens, admin_tokens, audit; UPDATE audit_head SET seq = 0, hash = ''`)
+		login_tokens, admin_tokens, audit; UPDATE audit_head SET seq = 0, hash = ''; UPDATE signing_keys SET data = NULL`)
 	if err != nil {
 		t.Fatalf("empty the database: %v", err)
 	}

@@ -126,3 +126,12 @@ CREATE TABLE audit_head (
     hash text NOT NULL
 );
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
+
+-- The downstream assertion's signing keys: one record. The row exists from
+-- the start (data NULL: no key yet), so the first key made by instances
+-- starting together is serialised by its row lock like every later rotation.
+CREATE TABLE signing_keys (
+    id   smallint PRIMARY KEY CHECK (id = 1),
+    data json
+);
+INSERT INTO signing_keys (id, data) VALUES (1, NULL);
