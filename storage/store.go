@@ -172,7 +172,10 @@ type Store interface {
 	// DeletePartner removes the partner, its keys and the sessions it signed in; users remain.
 	DeletePartner(ctx context.Context, orgID, id string) error
 
-	CreateKey(ctx context.Context, k Key) error // ErrExists (kid within org); ErrNotFound (partner)
+	// CreateKey: ErrExists when the kid, or a non-empty Fingerprint (the same
+	// public key), is already in the org, checked atomically with the write;
+	// ErrNotFound (partner).
+	CreateKey(ctx context.Context, k Key) error
 	GetKey(ctx context.Context, orgID, kid string) (Key, error)
 	ListKeys(ctx context.Context, orgID, partnerID string) ([]Key, error) // partnerID "" = every key of the org
 	DeleteKey(ctx context.Context, orgID, kid string) error

@@ -31,6 +31,11 @@ func (s *Server) AdminHandler(auth AdminAuth) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Route on the escaped path, so a path parameter may hold an escaped "/"
+	// (%2F): a kid stored by an older release with a "/" in it must still be
+	// deletable by DELETE …/keys/{kid}.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
 	r.NoMethod(func(c *gin.Context) {
 		s.abortError(c, &app.Error{Code: app.CodeAdminMethodNotAllowed, Message: "method not allowed on this path"})
 	})

@@ -293,6 +293,18 @@ func attackCases(t *testing.T, ks *keySource) []attack {
 			return signAlg(t, "RS256", keyA, mustJSON(t, map[string]any{"alg": "RS256", "kid": k}), f.claimsJSON(nil))
 		})))
 	}
+	// Kids are exact strings: a spelling of the real kid that a path or a
+	// case-folding lookup would equate must not pick the key.
+	for name, spell := range map[string]func(string) string{
+		"upper-cased":         strings.ToUpper,
+		"percent-escaped":     func(k string) string { return url.PathEscape(k[:1]) + "%2F" + k[1:] },
+		"with a dot segment":  func(k string) string { return "./" + k },
+		"with trailing space": func(k string) string { return k + " " },
+	} {
+		add(bad("kid/real kid "+name, tok(func(f *fixture) string {
+			return signAlg(t, "RS256", keyA, mustJSON(t, map[string]any{"alg": "RS256", "kid": spell(f.kid)}), f.claimsJSON(nil))
+		})))
+	}
 	add(bad("keysource/kid a number", rs(`{"alg":"RS256","kid":7}`, nil)),
 		bad("keysource/kid null", rs(`{"alg":"RS256","kid":null}`, nil)),
 		bad("keysource/kid an object", rs(`{"alg":"RS256","kid":{"$ne":""}}`, nil)))

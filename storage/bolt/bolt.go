@@ -27,7 +27,7 @@ import (
 // binary never misreads a layout it does not know.
 const (
 	formatName    = "gatehouse"
-	formatVersion = 2
+	formatVersion = 3
 )
 
 // Bucket names. Index buckets hold only keys (and small fixed values) that
@@ -54,7 +54,7 @@ var (
 
 	allBuckets = [][]byte{
 		bktMeta, bktOrgs, bktTenants, bktPartners, bktPartnerActive, bktPartnerNames, bktPartnerCKs,
-		bktKeys, bktUsers, bktOrgUsers, bktPartnerUsers,
+		bktKeys, bktKeyPrints, bktUsers, bktOrgUsers, bktPartnerUsers,
 		bktSessions, bktReplays, bktLoginTokens, bktAdminTokens,
 		bktAdminTokenIdx, bktAudit, bktSigning,
 	}

@@ -230,6 +230,9 @@ func importRecord(tx *bbolt.Tx, r storage.Record) error {
 		if err := exists(bktKeys, join(k.OrgID, k.Kid), "key"); err != nil {
 			return err
 		}
+		if err := indexKeyPrint(tx, *k); err != nil {
+			return err
+		}
 		return putJSON(tx.Bucket(bktKeys), join(k.OrgID, k.Kid), k)
 	case r.User != nil:
 		if err := exists(bktUsers, []byte(r.User.ID), "user"); err != nil {

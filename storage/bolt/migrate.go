@@ -17,6 +17,7 @@ import (
 // already partly or wholly done and must then change nothing more.
 var migrations = map[uint64]func(tx *bbolt.Tx) error{
 	1: migrateOrgScopedEmails,
+	2: migrateKeyPrints,
 }
 
 // bktV1UserEmails is schema 1's global email index (email → user id). Schema 2

@@ -241,7 +241,7 @@ func (s *Store) DeletePartner(ctx context.Context, orgID, id string) error {
 			return err
 		}
 		for _, k := range kids {
-			if err := keys.Delete(k); err != nil {
+			if err := deleteKey(tx, orgID, string(k[len(prefix(orgID)):])); err != nil {
 				return err
 			}
 		}
@@ -274,12 +274,7 @@ func (s *Store) CreateKey(ctx context.Context, k storage.Key) error {
 		if _, err := getPartner(tx, k.OrgID, k.PartnerID); err != nil {
 			return fmt.Errorf("partner %q: %w", k.PartnerID, err)
 		}
-		b := tx.Bucket(bktKeys)
-		key := join(k.OrgID, k.Kid)
-		if b.Get(key) != nil {
-			return storage.ErrExists
-		}
-		return putJSON(b, key, k)
+		return putKey(tx, k)
 	})
 	if err != nil {
 		return fmt.Errorf("create key %q: %w", k.Kid, err)
@@ -324,12 +319,7 @@ func (s *Store) ListKeys(ctx context.Context, orgID, partnerID string) ([]storag
 // DeleteKey removes one key of an organization.
 func (s *Store) DeleteKey(ctx context.Context, orgID, kid string) error {
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bktKeys)
-		k := join(orgID, kid)
-		if b.Get(k) == nil {
-			return storage.ErrNotFound
-		}
-		return b.Delete(k)
+		return deleteKey(tx, orgID, kid)
 	})
 	if err != nil {
 		return fmt.Errorf("delete key %q: %w", kid, err)

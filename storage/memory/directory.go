@@ -284,9 +284,26 @@ func (s *Store) CreateKey(ctx context.Context, k storage.Key) error {
 		if _, ok := s.keys[id]; ok {
 			return fmt.Errorf("key %q: %w", k.Kid, storage.ErrExists)
 		}
+		if other, ok := s.keyWithFingerprint(k.OrgID, k.Fingerprint); ok {
+			return fmt.Errorf("key %q: the same public key is kid %q: %w", k.Kid, other, storage.ErrExists)
+		}
 		s.keys[id] = cloneKey(k)
 		return nil
 	})
+}
+
+// keyWithFingerprint finds the org's key holding this public key; the caller
+// holds the lock, so check and write are one step. An org holds few keys.
+func (s *Store) keyWithFingerprint(orgID, fingerprint string) (string, bool) {
+	if fingerprint == "" {
+		return "", false
+	}
+	for id, k := range s.keys {
+		if id.org == orgID && k.Fingerprint == fingerprint {
+			return k.Kid, true
+		}
+	}
+	return "", false
 }
 
 // GetKey returns the key; ErrNotFound when the kid is unknown in the org.

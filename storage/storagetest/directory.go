@@ -1,6 +1,8 @@
 package storagetest
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -543,6 +545,9 @@ func testKeys(t *testing.T, s storage.Store) {
 		{"other partner", k3, nil},
 		{"same kid in another org", k1other, nil},
 		{"duplicate kid within org", storage.Key{Kid: "kid-1", OrgID: "org-1", PartnerID: "p-b", DER: []byte{9}}, storage.ErrExists},
+		{"same public key, new kid, same partner", storage.Key{Kid: "kid-1b", OrgID: "org-1", PartnerID: "p-a", Fingerprint: "fp1", DER: []byte{0x30, 1, 2, 3}}, storage.ErrExists},
+		{"same public key, new kid, other partner", storage.Key{Kid: "kid-1c", OrgID: "org-1", PartnerID: "p-b", Fingerprint: "fp1", DER: []byte{0x30, 1, 2, 3}}, storage.ErrExists},
+		{"same public key in another org", storage.Key{Kid: "kid-1d", OrgID: "org-2", PartnerID: "p-c", Fingerprint: "fp1", DER: []byte{0x30, 1, 2, 3}}, nil},
 		{"missing partner", storage.Key{Kid: "kid-9", OrgID: "org-1", PartnerID: "p-missing", DER: []byte{9}}, storage.ErrNotFound},
 		{"partner of another org", storage.Key{Kid: "kid-9", OrgID: "org-1", PartnerID: "p-c", DER: []byte{9}}, storage.ErrNotFound},
 	} {
@@ -588,7 +593,7 @@ func testKeys(t *testing.T, s storage.Store) {
 		{"by partner", "org-1", "p-a", []storage.Key{k1, k2}},
 		{"other partner", "org-1", "p-b", []storage.Key{k3}},
 		{"whole org", "org-1", "", []storage.Key{k1, k2, k3}},
-		{"other org", "org-2", "", []storage.Key{k1other}},
+		{"other org", "org-2", "", []storage.Key{k1other, {Kid: "kid-1d", OrgID: "org-2", PartnerID: "p-c", Fingerprint: "fp1", DER: []byte{0x30, 1, 2, 3}}}},
 		{"partner without keys", "org-2", "p-missing", []storage.Key{}},
 	} {
 		t.Run("List/"+tc.name, func(t *testing.T) {
@@ -612,6 +617,41 @@ func testKeys(t *testing.T, s storage.Store) {
 		mustNil(t, "ListKeys", err)
 		equal(t, "ListKeys after delete", keys, []storage.Key{k2})
 		wantErr(t, "DeleteKey again", s.DeleteKey(ctx, "org-1", "kid-1"), storage.ErrNotFound)
+		freed := k1
+		freed.Kid = "kid-1-again"
+		mustNil(t, "CreateKey with the freed public key", s.CreateKey(ctx, freed))
+		mustNil(t, "DeleteKey", s.DeleteKey(ctx, "org-1", "kid-1-again"))
 		mustNil(t, "CreateKey with the freed kid", s.CreateKey(ctx, k1))
+	})
+
+	t.Run("Deleting a partner frees its public keys", func(t *testing.T) {
+		mustNil(t, "CreatePartner", s.CreatePartner(ctx, storage.Partner{ID: "p-d", OrgID: "org-1", Name: "D", ConsumerKey: "ck-d"}))
+		kd := storage.Key{Kid: "kid-d", OrgID: "org-1", PartnerID: "p-d", Fingerprint: "fp-d", DER: []byte{0x30, 7}, CreatedAt: t0}
+		mustNil(t, "CreateKey", s.CreateKey(ctx, kd))
+		mustNil(t, "DeletePartner", s.DeletePartner(ctx, "org-1", "p-d"))
+		kd.Kid, kd.PartnerID = "kid-d2", "p-b"
+		mustNil(t, "CreateKey with the deleted partner's public key", s.CreateKey(ctx, kd))
+	})
+
+	t.Run("Concurrent creates of one public key: one wins", func(t *testing.T) {
+		errs := make(chan error, 8)
+		for i := range 8 {
+			go func() {
+				errs <- s.CreateKey(ctx, storage.Key{Kid: fmt.Sprintf("race-%d", i), OrgID: "org-1", PartnerID: []string{"p-a", "p-b"}[i%2],
+					Fingerprint: "fp-race", DER: []byte{0x30, 8}, CreatedAt: t0})
+			}()
+		}
+		won := 0
+		for range 8 {
+			err := <-errs
+			if err == nil {
+				won++
+			} else if !errors.Is(err, storage.ErrExists) {
+				t.Errorf("CreateKey: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d concurrent creates of one public key succeeded, want 1", won)
+		}
 	})
 }
