@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	bbolt "go.etcd.io/bbolt"
@@ -367,7 +368,7 @@ func (s *Store) SyncJWKSKeys(ctx context.Context, orgID, partnerID string, keys 
 			return err
 		}
 		for _, k := range stale {
-			if err := b.Delete(k); err != nil {
+			if err := deleteKey(tx, orgID, string(k[len(prefix(orgID)):])); err != nil {
 				return err
 			}
 		}
@@ -380,7 +381,9 @@ func (s *Store) SyncJWKSKeys(ctx context.Context, orgID, partnerID string, keys 
 			if prev, ok := previous[k.Kid]; ok && bytes.Equal(prev.DER, k.DER) {
 				k.CreatedAt, k.LastUsedAt = prev.CreatedAt, prev.LastUsedAt
 			}
-			if err := putJSON(b, id, k); err != nil {
+			if err := putKey(tx, k); errors.Is(err, storage.ErrExists) {
+				continue // the fingerprint index knows a key the scan did not (an old duplicate)
+			} else if err != nil {
 				return err
 			}
 			taken[k.Fingerprint] = true

@@ -633,6 +633,21 @@ func testKeys(t *testing.T, s storage.Store) {
 		mustNil(t, "CreateKey with the deleted partner's public key", s.CreateKey(ctx, kd))
 	})
 
+	t.Run("JWKS keys hold their public key too", func(t *testing.T) {
+		same := func(p storage.Partner) (storage.Partner, error) { return p, nil }
+		jk := storage.Key{Kid: "jwks-1", Fingerprint: "fp-jwks", DER: []byte{0x30, 9}, CreatedAt: t0}
+		_, stored, err := s.SyncJWKSKeys(ctx, "org-1", "p-b", []storage.Key{jk}, same)
+		mustNil(t, "SyncJWKSKeys", err)
+		if len(stored) != 1 {
+			t.Fatalf("SyncJWKSKeys stored %d keys, want 1", len(stored))
+		}
+		up := storage.Key{Kid: "upload-of-jwks-1", OrgID: "org-1", PartnerID: "p-a", Fingerprint: "fp-jwks", DER: []byte{0x30, 9}, CreatedAt: t0}
+		wantErr(t, "CreateKey of a JWKS key's public key", s.CreateKey(ctx, up), storage.ErrExists)
+		_, _, err = s.SyncJWKSKeys(ctx, "org-1", "p-b", nil, same)
+		mustNil(t, "SyncJWKSKeys (empty set)", err)
+		mustNil(t, "CreateKey after the JWKS dropped the key", s.CreateKey(ctx, up))
+	})
+
 	t.Run("Concurrent creates of one public key: one wins", func(t *testing.T) {
 		errs := make(chan error, 8)
 		for i := range 8 {
