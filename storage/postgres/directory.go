@@ -285,8 +285,9 @@ func (s *Store) CreateKey(ctx context.Context, k storage.Key) error {
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	_, err = s.pool.Exec(ctx, `INSERT INTO keys (org_id, kid, partner_id, last_used_at, data)
-		VALUES ($1, $2, $3, $4, $5)`, k.OrgID, k.Kid, k.PartnerID, nullTime(k.LastUsedAt), data)
+	// keys_fingerprint_unique makes "one public key, one owner" atomic.
+	_, err = s.pool.Exec(ctx, `INSERT INTO keys (org_id, kid, partner_id, last_used_at, data, fingerprint)
+		VALUES ($1, $2, $3, $4, $5, $6)`, k.OrgID, k.Kid, k.PartnerID, nullTime(k.LastUsedAt), data, k.Fingerprint)
 	if err != nil {
 		return fmt.Errorf("key %q: %w", k.Kid, classify(err))
 	}
@@ -424,8 +425,8 @@ func (s *Store) SyncJWKSKeys(ctx context.Context, orgID, partnerID string, keys 
 			if err != nil {
 				return err
 			}
-			b.Queue(`INSERT INTO keys (org_id, kid, partner_id, last_used_at, data) VALUES ($1, $2, $3, $4, $5)`,
-				k.OrgID, k.Kid, k.PartnerID, nullTime(k.LastUsedAt), data)
+			b.Queue(`INSERT INTO keys (org_id, kid, partner_id, last_used_at, data, fingerprint) VALUES ($1, $2, $3, $4, $5, $6)`,
+				k.OrgID, k.Kid, k.PartnerID, nullTime(k.LastUsedAt), data, k.Fingerprint)
 			held[k.Kid], taken[k.Fingerprint] = true, true
 			outK = append(outK, k)
 		}

@@ -246,8 +246,11 @@ func queueRecord(b *pgx.Batch, r storage.Record) error {
 	case r.Key != nil:
 		k := r.Key
 		if data, err = encode(k); err == nil {
-			b.Queue(`INSERT INTO keys (org_id, kid, partner_id, last_used_at, data) VALUES ($1, $2, $3, $4, $5)`,
-				k.OrgID, k.Kid, k.PartnerID, nullTime(k.LastUsedAt), data)
+			// An old file's second copy of one public key is kept, outside the
+			// fingerprint index (as the migration keeps it), never refused.
+			b.Queue(`INSERT INTO keys (org_id, kid, partner_id, last_used_at, data, fingerprint)
+				SELECT $1, $2, $3, $4, $5, CASE WHEN EXISTS (SELECT 1 FROM keys WHERE org_id = $1 AND fingerprint = $6::text) THEN '' ELSE $6::text END`,
+				k.OrgID, k.Kid, k.PartnerID, nullTime(k.LastUsedAt), data, k.Fingerprint)
 		}
 	case r.User != nil:
 		var args []any
