@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +20,7 @@ import (
 )
 
 // identityHeaders are the headers /auth/verify answers and the proxies pass on.
-var identityHeaders = []string{"User", "Email", "Name", "Org", "Tenant", "Role"}
+var identityHeaders = []string{"User", "Email", "Name", "Org", "Tenant", "Role", "Assertion"}
 
 // dashboard is a tenant dashboard upstream: it shows the X-Gatehouse-*
 // identity the proxy handed it and remembers the last one. gatehouse is
@@ -74,9 +76,11 @@ func (d *dashboard) count() int {
 func upstreamAddr(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
 
 // proxySite is one virtual host of a reverse proxy: requests for Host are
-// checked with Gatehouse's /auth/verify?tenant=Tenant and passed to Upstream.
+// checked with Gatehouse's /auth/verify?org=Org&tenant=Tenant and passed to
+// Upstream.
 type proxySite struct {
 	Host     string // server name, without port
+	Org      string // default "acme"
 	Tenant   string
 	Upstream string // host:port
 }
@@ -123,9 +127,61 @@ func runProxy(t testing.TB, cmd *exec.Cmd, addr string, logs func() string) {
 	waitListening(t, addr, done, all)
 }
 
-// nginxConfig is the tested nginx configuration (docs/forward-auth.md shows
-// the same blocks). signIn is where a request without a session is sent.
-func nginxConfig(dir, listen, gatehouse, signIn string, sites []proxySite) string {
+// docsRecipe is the one fenced block of lang in a documentation file (path
+// from the repository root) that calls /auth/verify: the recipe the tests
+// run is the recipe people copy.
+func docsRecipe(t testing.TB, file, lang string) string {
+	t.Helper()
+	_, here, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, m := range regexp.MustCompile("(?s)```"+regexp.QuoteMeta(lang)+"\n(.*?)```\n").FindAllStringSubmatch(string(b), -1) {
+		if strings.Contains(m[1], "/auth/verify") {
+			found = append(found, m[1])
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s has %d %s forward-auth recipes, want exactly one", file, len(found), lang)
+	}
+	return found[0]
+}
+
+// swap replaces the one occurrence of old in s: a recipe that no longer
+// reads as the test expects fails loudly instead of running something else.
+func swap(t testing.TB, s, old, new string) string {
+	t.Helper()
+	if n := strings.Count(s, old); n != 1 {
+		t.Fatalf("recipe has %d occurrences of %q, want 1:\n%s", n, old, s)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+// The placeholders of the documented recipes.
+const (
+	recipeGatehouse = "127.0.0.1:8080"
+	recipeUpstream  = "127.0.0.1:3001"
+	recipeHost      = "t1.dash.example.com"
+	recipeQuery     = "/auth/verify?org=acme&tenant=t1"
+	recipeSignIn    = "https://sso.dash.example.com/"
+)
+
+func (s proxySite) query() string {
+	org := s.Org
+	if org == "" {
+		org = "acme"
+	}
+	return "/auth/verify?" + url.Values{"org": {org}, "tenant": {s.Tenant}}.Encode()
+}
+
+// nginxConfig is docs/forward-auth.md's nginx recipe, one server block per
+// site with its host, tenant and upstream, plain HTTP on listen instead of
+// TLS, inside an http block whose pid, logs and temp paths live in dir.
+func nginxConfig(t testing.TB, dir, listen, gatehouse, signIn string, sites []proxySite) string {
+	t.Helper()
+	recipe := docsRecipe(t, "docs/forward-auth.md", "nginx")
 	var b strings.Builder
 	if os.Geteuid() == 0 {
 		// Workers would otherwise drop to nobody, who cannot reach the temp dir.
@@ -147,46 +203,15 @@ http {
   uwsgi_temp_path %[1]s/uwsgi;
   scgi_temp_path %[1]s/scgi;
 `, dir)
-	for _, s := range sites {
-		fmt.Fprintf(&b, `
-  server {
-    listen %[1]s;
-    server_name %[2]s;
-
-    # Ask Gatehouse who this is; the Cookie header goes along.
-    location = /_gatehouse_verify {
-      internal;
-      proxy_pass http://%[3]s/auth/verify?org=acme&tenant=%[4]s;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-    }
-
-    location / {
-      auth_request /_gatehouse_verify;
-      auth_request_set $gh_user   $upstream_http_x_gatehouse_user;
-      auth_request_set $gh_email  $upstream_http_x_gatehouse_email;
-      auth_request_set $gh_name   $upstream_http_x_gatehouse_name;
-      auth_request_set $gh_org    $upstream_http_x_gatehouse_org;
-      auth_request_set $gh_tenant $upstream_http_x_gatehouse_tenant;
-      auth_request_set $gh_role   $upstream_http_x_gatehouse_role;
-      # Always set (never passed through from the client).
-      proxy_set_header X-Gatehouse-User   $gh_user;
-      proxy_set_header X-Gatehouse-Email  $gh_email;
-      proxy_set_header X-Gatehouse-Name   $gh_name;
-      proxy_set_header X-Gatehouse-Org    $gh_org;
-      proxy_set_header X-Gatehouse-Tenant $gh_tenant;
-      proxy_set_header X-Gatehouse-Role   $gh_role;
-      proxy_set_header Host $host;
-      error_page 401 = @gatehouse_signin;
-      proxy_pass http://%[5]s;
-    }
-
-    location @gatehouse_signin {
-      return 302 %[6]s;
-    }
-  }
-`, listen, s.Host, gatehouse, s.Tenant, s.Upstream, signIn)
+	for _, site := range sites {
+		c := swap(t, recipe, "    listen 443 ssl;\n", "    listen "+listen+";\n")
+		c = swap(t, c, "    ssl_certificate     /etc/ssl/dash/fullchain.pem;\n", "")
+		c = swap(t, c, "    ssl_certificate_key /etc/ssl/dash/privkey.pem;\n", "")
+		c = swap(t, c, "server_name "+recipeHost+";", "server_name "+site.Host+";")
+		c = swap(t, c, "proxy_pass http://"+recipeGatehouse+recipeQuery+";", "proxy_pass http://"+gatehouse+site.query()+";")
+		c = swap(t, c, "proxy_pass http://"+recipeUpstream+";", "proxy_pass http://"+site.Upstream+";")
+		c = swap(t, c, "return 302 "+recipeSignIn+";", "return 302 "+signIn+";")
+		b.WriteString(c)
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -200,7 +225,7 @@ func startNginx(t testing.TB, gatehouse, signIn string, sites []proxySite) strin
 	dir := t.TempDir()
 	listen := FreePort(t)
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(nginxConfig(dir, listen, gatehouse, signIn, sites)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(nginxConfig(t, dir, listen, gatehouse, signIn, sites)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logs := func() string { b, _ := os.ReadFile(filepath.Join(dir, "error.log")); return string(b) }
@@ -211,36 +236,29 @@ func startNginx(t testing.TB, gatehouse, signIn string, sites []proxySite) strin
 	return listen
 }
 
-// caddyfile is the tested Caddy configuration (docs/forward-auth.md).
-func caddyfile(listen, gatehouse, signIn string, sites []proxySite) string {
+// caddyfile is docs/forward-auth.md's Caddy recipe: its tenant site once per
+// site (plain HTTP on listen's port, bound to loopback), after a global block
+// that turns off the admin API and automatic HTTPS.
+func caddyfile(t testing.TB, listen, gatehouse, signIn string, sites []proxySite) string {
+	t.Helper()
+	recipe := docsRecipe(t, "docs/forward-auth.md", "caddyfile")
+	open := recipeHost + " {\n"
+	i := strings.Index(recipe, open)
+	j := strings.Index(recipe[i:], "\n}\n")
+	if i < 0 || j < 0 {
+		t.Fatalf("the Caddy recipe has no %q site block:\n%s", recipeHost, recipe)
+	}
+	site := recipe[i : i+j+3]
 	_, port, _ := net.SplitHostPort(listen)
 	var b strings.Builder
 	fmt.Fprintf(&b, "{\n\tadmin off\n\tauto_https off\n\thttp_port %s\n}\n", port)
-	headers := make([]string, len(identityHeaders))
-	for i, h := range identityHeaders {
-		headers[i] = "X-Gatehouse-" + h
-	}
-	sort.Strings(headers)
 	for _, s := range sites {
-		fmt.Fprintf(&b, `
-http://%[1]s:%[2]s {
-	bind 127.0.0.1
-	# route keeps the written order: strip, then ask, then proxy.
-	route {
-		# Never trust identity headers a client sends itself.
-		request_header -X-Gatehouse-*
-		forward_auth %[3]s {
-			uri /auth/verify?org=acme&tenant=%[4]s
-			copy_headers %[5]s
-			@signin status 401
-			handle_response @signin {
-				redir %[6]s 302
-			}
-		}
-		reverse_proxy %[7]s
-	}
-}
-`, s.Host, port, gatehouse, s.Tenant, strings.Join(headers, " "), signIn, s.Upstream)
+		c := swap(t, site, open, "http://"+s.Host+":"+port+" {\n\tbind 127.0.0.1\n")
+		c = swap(t, c, "forward_auth "+recipeGatehouse+" {", "forward_auth "+gatehouse+" {")
+		c = swap(t, c, "uri "+recipeQuery+"\n", "uri "+s.query()+"\n")
+		c = swap(t, c, "redir "+recipeSignIn+" 302", "redir "+signIn+" 302")
+		c = swap(t, c, "reverse_proxy "+recipeUpstream+"\n", "reverse_proxy "+s.Upstream+"\n")
+		b.WriteString("\n" + c)
 	}
 	return b.String()
 }
@@ -253,14 +271,14 @@ func startCaddy(t testing.TB, gatehouse, signIn string, sites []proxySite) strin
 	dir := t.TempDir()
 	listen := FreePort(t)
 	conf := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(conf, []byte(caddyfile(listen, gatehouse, signIn, sites)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(caddyfile(t, listen, gatehouse, signIn, sites)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 	val := exec.Command(bin, "validate", "--config", conf, "--adapter", "caddyfile")
 	val.Env = env
 	if out, err := val.CombinedOutput(); err != nil {
-		t.Fatalf("caddy validate: %v\n%s\n%s", err, out, caddyfile(listen, gatehouse, signIn, sites))
+		t.Fatalf("caddy validate: %v\n%s\n%s", err, out, caddyfile(t, listen, gatehouse, signIn, sites))
 	}
 	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = env
