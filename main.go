@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,12 +58,9 @@ func openInstance(cfg app.Config, log *slog.Logger) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := app.LoadOrCreateKeyFile(cfg.Crypto.EncryptionKeys, cfg.Storage.Dir, log)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	ring, err := app.NewKeyRing(keys, nil)
+	// The ring must open every sealed secret: a missing or wrong key stops
+	// start-up with one line naming the version (never a new generated key).
+	ring, err := app.OpenKeyRing(context.Background(), store, cfg.Crypto.EncryptionKeys, cfg.Storage.Dir, log)
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -68,6 +68,10 @@ type Service struct {
 	// adminTouch: admin token id → time.Time of the last recorded use
 	adminTouch sync.Map
 	startedAt  time.Time
+	// sealedFault is set when a sealed secret failed to open at runtime
+	// (e.g. another instance sealed one under a key version this one lacks):
+	// /readyz reports it until the database opens cleanly again.
+	sealedFault atomic.Bool
 }
 
 // New builds a Service.
@@ -278,6 +282,12 @@ func (s *Service) Ready(ctx context.Context) error {
 	if s.ring != nil {
 		if err := s.ring.SelfTest(); err != nil {
 			return err
+		}
+		if s.sealedFault.Load() {
+			if err := CheckSealed(ctx, s.store, s.ring); err != nil {
+				return err
+			}
+			s.sealedFault.Store(false)
 		}
 	}
 	return nil

@@ -210,6 +210,7 @@ func (s *Service) checkSignature(ctx context.Context, req HMACTokenRequest) (sto
 		if cur, err := s.ring.Open(partner.Secret, []byte(partner.ID)); err == nil {
 			secrets = append(secrets, cur)
 		} else {
+			s.sealedFault.Store(true)
 			s.log.Error("partner secret does not open; check [crypto] encryption_keys", "partner", partner.ID, "err", err)
 		}
 		if partner.PreviousSecret != nil && s.now().Before(partner.PreviousValidUntil) {

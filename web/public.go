@@ -277,6 +277,13 @@ func (s *Server) healthz(c *gin.Context) {
 func (s *Server) readyz(c *gin.Context) {
 	if err := s.svc.Ready(c); err != nil {
 		s.log.Error("not ready", "err", err)
+		var sealed *app.SealedKeyError
+		if errors.As(err, &sealed) {
+			// The database answers; a key is missing. Say which version (no
+			// partner is named on the public listener; the log has the line).
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "ok", "encryption_keys": "error", "detail": sealed.Public()})
+			return
+		}
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "error"})
 		return
 	}
