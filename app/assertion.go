@@ -77,8 +77,9 @@ func (s *Service) Assertion(ctx context.Context, id Identity, aud string) (strin
 	if err != nil {
 		return "", err
 	}
-	want.iat, want.token = now, token
-	s.asserted.put(id.Session.ID, &want)
+	entry := want // a heap copy only on a miss: the hit path allocates nothing
+	entry.iat, entry.token = now, token
+	s.asserted.put(id.Session.ID, &entry)
 	return token, nil
 }
 

@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -66,4 +71,94 @@ func TestSigningKeyRotateCommand(t *testing.T) {
 	if got := publishedKids(t, s); got[0] != onDisk {
 		t.Fatalf("a restart changed the key: %v", got)
 	}
+}
+
+// assertionOf signs email in and returns the X-Gatehouse-Assertion of
+// /auth/verify (with query q).
+func assertionOf(t *testing.T, s *Server, w World, email, q string) string {
+	t.Helper()
+	c := signInSession(t, s, w, email)
+	req, _ := http.NewRequest(http.MethodGet, s.Base+"/auth/verify"+q, nil)
+	req.AddCookie(c)
+	resp, err := s.Browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	a := resp.Header.Get("X-Gatehouse-Assertion")
+	if resp.StatusCode != 200 || a == "" {
+		t.Fatalf("/auth/verify: %d, assertion %q", resp.StatusCode, a)
+	}
+	return a
+}
+
+// refused runs an example that must fail (exit non-zero) on a bad assertion.
+func refused(t *testing.T, dir string, env []string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("%s accepted a bad assertion:\n%s", name, out)
+	}
+	if !strings.Contains(string(out), "assertion refused") {
+		t.Fatalf("%s failed without saying why:\n%s", name, out)
+	}
+}
+
+// TestAssertionExamples runs every verification example of docs/assertion.md
+// on a real assertion from `gatehouse serve`, and on a tampered one, one for
+// another audience, each of which must be refused.
+func TestAssertionExamples(t *testing.T) {
+	s := Start(t, "")
+	w := s.Seed()
+	root := repoRoot(t)
+	examples := filepath.Join(root, "docs", "examples")
+	const aud = "https://dash.example.test"
+	envFor := func(token string) []string {
+		return []string{"JWKS_URL=" + s.Base + "/.well-known/jwks.json", "ISSUER=" + s.Base, "AUDIENCE=" + aud, "ASSERTION=" + token}
+	}
+	tamper := func(token string) string {
+		p := strings.Split(token, ".")
+		raw, _ := base64.RawURLEncoding.DecodeString(p[1])
+		raw = []byte(strings.Replace(string(raw), `"role":"admin"`, `"role":"root!"`, 1))
+		return p[0] + "." + base64.RawURLEncoding.EncodeToString(raw) + "." + p[2]
+	}
+	check := func(t *testing.T, email string, dir string, name string, args ...string) {
+		token := assertionOf(t, s, w, email, "?aud="+url.QueryEscape(aud))
+		out := strings.TrimSpace(runExample(t, dir, envFor(token), name, args...))
+		if want := "verified: " + email + " admin acme/t1"; out != want {
+			t.Fatalf("printed %q, want %q", out, want)
+		}
+		refused(t, dir, envFor(tamper(token)), name, args...)
+		other := assertionOf(t, s, w, email, "?aud=https://other.example.test")
+		refused(t, dir, envFor(other), name, args...)
+	}
+	t.Run("go", func(t *testing.T) {
+		t.Parallel()
+		check(t, "go.dash@example.com", root, "go", "run", "./docs/examples/assertion/verify.go")
+	})
+	t.Run("node", func(t *testing.T) {
+		t.Parallel()
+		RequireTool(t, "node")
+		npm := RequireTool(t, "npm")
+		dir := t.TempDir()
+		for _, f := range []string{"package.json", "package-lock.json", "verify-assertion.js"} {
+			b, err := os.ReadFile(filepath.Join(examples, "node", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runExample(t, dir, nil, npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
+		check(t, "node.dash@example.com", dir, "node", "verify-assertion.js")
+	})
+	t.Run("python", func(t *testing.T) {
+		t.Parallel()
+		py := pythonWithJWT(t)
+		check(t, "python.dash@example.com", filepath.Join(examples, "python"), py, "verify_assertion.py")
+	})
 }
