@@ -25,22 +25,8 @@ type AssertionClaims struct {
 	Exp    int64  `json:"exp"`
 }
 
-// ValidAudience reports whether v may be an assertion's aud: 1–256
-// characters, each in 0x21–0x7E (what the ?aud= parameter accepts).
-func ValidAudience(v string) bool {
-	if v == "" || len(v) > 256 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x21 || v[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // Assertion returns the signed identity of a valid session for
-// /auth/verify. aud is "" for none; the caller validated it (ValidAudience).
+// /auth/verify. aud is "" for none; the caller validated it (SPEC §4.6).
 //
 // Forward-auth runs on every page load, so a signed assertion is reused for
 // the same session while every claim it carries (and the signing key) is

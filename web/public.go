@@ -205,7 +205,7 @@ func (s *Server) verify(c *gin.Context) {
 	h.Set("X-Gatehouse-Org", id.User.OrgID)
 	h.Set("X-Gatehouse-Tenant", id.User.TenantID)
 	h.Set("X-Gatehouse-Role", id.User.Role)
-	if !s.setAssertion(c, id) {
+	if !s.setAssertion(c, id, q.Aud) {
 		return
 	}
 	c.Status(http.StatusOK)

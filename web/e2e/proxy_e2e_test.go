@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // signInCookie posts a token to /sso/jwt and returns the session cookie.
@@ -27,6 +32,42 @@ func signInCookie(t *testing.T, s *Server, token string) *http.Cookie {
 	}
 	t.Fatal("sign-in set no cookie")
 	return nil
+}
+
+// forgedAssertion is what a client sends hoping the dashboard trusts it.
+const forgedAssertion = "eyJhbGciOiJub25lIn0.eyJyb2xlIjoiYWRtaW4iLCJ0ZW5hbnQiOiJ0MiJ9."
+
+// verifiedAssertion checks an assertion as a dashboard would
+// (docs/assertion.md): ES256, the kid's key from the server's JWKS, issuer
+// and expiry; it returns the claims.
+func verifiedAssertion(t *testing.T, s *Server, token string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(s.Base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil || len(parsed.Headers) != 1 {
+		t.Fatalf("assertion %q: %v", token, err)
+	}
+	keys := set.Key(parsed.Headers[0].KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("assertion kid %q not published", parsed.Headers[0].KeyID)
+	}
+	var std jwt.Claims
+	claims := map[string]any{}
+	if err := parsed.Claims(keys[0].Key, &std, &claims); err != nil {
+		t.Fatalf("assertion does not verify: %v", err)
+	}
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: s.Base, Time: time.Now()}, 5*time.Second); err != nil {
+		t.Fatalf("assertion claims: %v", err)
+	}
+	return claims
 }
 
 // TestForwardAuthProxies runs the documented nginx and Caddy configurations
@@ -62,6 +103,7 @@ func TestForwardAuthProxies(t *testing.T) {
 					req.Header.Set("X-Gatehouse-Role", "admin")
 					req.Header.Set("X-Gatehouse-Tenant", "t2")
 					req.Header.Set("X-Gatehouse-Extra", "spoofed")
+					req.Header.Set("X-Gatehouse-Assertion", forgedAssertion)
 				}
 				resp, err := s.Browser.Do(req)
 				if err != nil {
@@ -95,6 +137,13 @@ func TestForwardAuthProxies(t *testing.T) {
 			}
 			if h.Get("X-Gatehouse-User") == "" {
 				t.Error("X-Gatehouse-User missing")
+			}
+			// The dashboard got Gatehouse's signed assertion, not the client's,
+			// and it verifies against the published keys with the same identity.
+			if a := h.Get("X-Gatehouse-Assertion"); a == forgedAssertion || a == "" {
+				t.Errorf("X-Gatehouse-Assertion %q: the proxy passed the client's (or none)", a)
+			} else if id := verifiedAssertion(t, s, a); id["email"] != "ann.reader@example.com" || id["tenant"] != "t1" || id["role"] != "readOnly" {
+				t.Errorf("assertion claims %v", id)
 			}
 			if proxy == "caddy" && h.Get("X-Gatehouse-Extra") != "" {
 				t.Error("caddy passed a client-sent X-Gatehouse-* header")
