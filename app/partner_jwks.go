@@ -83,21 +83,6 @@ const (
 	triggerUnknownKid      = "unknown_kid"
 )
 
-// jwksKidOK is the kid alphabet of SPEC §5: 1–128 of A–Z a–z 0–9 . _ ~ -,
-// so every key can be addressed (and deleted) by its URL path.
-func jwksKidOK(kid string) bool {
-	if len(kid) == 0 || len(kid) > 128 {
-		return false
-	}
-	for i := 0; i < len(kid); i++ {
-		c := kid[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '~' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // checkJWKSURL validates a jwks_url field.
 func (s *Service) checkJWKSURL(raw string) (string, error) {
 	u, err := jwks.CheckURL(raw, s.cfg.SSO.AllowInsecureJWKS)
@@ -145,7 +130,7 @@ func (s *Service) fetchJWKSKeys(ctx context.Context, orgID, partnerID, url strin
 		case m.Alg != "" && m.Alg != "RS256":
 			ignore(m.Kid, fmt.Sprintf("alg %q is not RS256", m.Alg))
 			continue
-		case !jwksKidOK(m.Kid):
+		case !ValidKid(m.Kid): // the same rule as uploads (SPEC §5)
 			ignore(m.Kid, "kid must be 1–128 of A–Z a–z 0–9 . _ ~ -")
 			continue
 		}

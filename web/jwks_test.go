@@ -374,6 +374,7 @@ func TestJWKSUnusableSetsRefused(t *testing.T) {
 				with("ps256", &c.PublicKey, map[string]any{"alg": "PS256"}),
 				with("small", &small.PublicKey, nil),
 				with("bad/kid", &c.PublicKey, nil),
+				with("..", &c.PublicKey, nil),
 				with("", &c.PublicKey, nil),
 				map[string]any{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
 			)
