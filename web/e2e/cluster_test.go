@@ -1,0 +1,294 @@
+package e2e
+
+import (
+	"crypto/rsa"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse/app"
+	"gatehouse/storage/postgres/pgtest"
+)
+
+// clusterKey is the one encryption key every instance of a test cluster
+// shares (SPEC §3: driver postgres needs configured keys).
+var clusterKey = base64.RawURLEncoding.EncodeToString([]byte("e2e-cluster-key-32-bytes-long!!!"))
+
+// cluster is several `gatehouse serve` processes on one PostgreSQL database
+// (SPEC §7), optionally behind nginx.
+type cluster struct {
+	t      *testing.T
+	db     string // the database URL every instance uses
+	public string // the external base URL (the balancer's, when there is one)
+	nodes  []*Server
+}
+
+// startNode runs one instance on db at addr, announcing public as its URL.
+// extra is appended to its config file (more sections).
+func startNode(t *testing.T, db, addr, public, extra string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	s := &Server{t: t, Dir: filepath.Join(dir, "data"), Base: "http://" + addr, Socket: filepath.Join(dir, "admin.sock"),
+		Config: filepath.Join(dir, "config.toml")}
+	cfg := fmt.Sprintf(`[server]
+listen = %q
+public_url = %q
+trusted_proxies = ["127.0.0.1"]
+
+[storage]
+driver = "postgres"
+dir = %q
+postgres_url = %q
+postgres_max_conns = 8
+
+[admin]
+socket = %q
+
+[crypto]
+encryption_keys = { 1 = %q }
+
+[ratelimit]
+signin_per_ip = 0
+
+%s`, addr, public, s.Dir, db, s.Socket, clusterKey, extra)
+	if err := os.WriteFile(s.Config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.StartProcess()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// startCluster starts n instances on a fresh database (db, or a new one
+// from pgtest when db is ""), each at its own address, all announcing public
+// ("" = each its own address).
+func startCluster(t *testing.T, n int, db, public, extra string) *cluster {
+	t.Helper()
+	if db == "" {
+		db = pgtest.NewDatabase(t)
+	}
+	c := &cluster{t: t, db: db, public: public}
+	for i := 0; i < n; i++ {
+		addr := FreePort(t)
+		pub := public
+		if pub == "" {
+			pub = "http://" + addr
+		}
+		c.nodes = append(c.nodes, startNode(t, db, addr, pub, extra))
+	}
+	return c
+}
+
+// servedBy reports whether the node's log shows a request to path answered
+// with status.
+func servedBy(s *Server, method, path string, status int) bool {
+	want := fmt.Sprintf("method=%s path=%s status=%d", method, path, status)
+	return strings.Contains(s.Output(), want)
+}
+
+// nginxBalancer writes an nginx config whose `upstream gatehouse` balances
+// round robin over the nodes: sso.gh.localhost proxies everything to it,
+// and the dashboard sites ask it /auth/verify (so forward-auth can land on
+// another instance than the sign-in). It returns the listen address.
+func startBalancer(t *testing.T, nodes []*Server, signIn string, sites []proxySite) string {
+	t.Helper()
+	bin := RequireTool(t, "nginx")
+	dir := t.TempDir()
+	listen := FreePort(t)
+	conf := nginxConfig(dir, listen, "gatehouse", signIn, sites)
+	var up strings.Builder
+	up.WriteString("\n  upstream gatehouse {\n    # round robin (the default): consecutive requests go to different instances\n")
+	for _, n := range nodes {
+		fmt.Fprintf(&up, "    server %s max_fails=1 fail_timeout=2s;\n", strings.TrimPrefix(n.Base, "http://"))
+	}
+	up.WriteString("    keepalive 16;\n  }\n")
+	fmt.Fprintf(&up, `
+  server {
+    listen %s;
+    server_name sso.gh.localhost;
+    location / {
+      proxy_pass http://gatehouse;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      # A sign-in is not idempotent: never replay a POST on another instance.
+      proxy_next_upstream error timeout;
+    }
+  }
+`, listen)
+	conf = strings.Replace(conf, "http {\n", "http {\n"+up.String(), 1)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := func() string { b, _ := os.ReadFile(filepath.Join(dir, "error.log")); return string(b) }
+	if out, err := exec.Command(bin, "-t", "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", path).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
+	}
+	runProxy(t, exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", path), listen, logs)
+	return listen
+}
+
+// postToken posts a token form to base+path and returns the response
+// (closed) and its session cookie, if any.
+func postToken(t *testing.T, c *http.Client, base, path, token string) (*http.Response, *http.Cookie) {
+	t.Helper()
+	resp, err := c.PostForm(base+path, url.Values{"token": {token}})
+	if err != nil {
+		t.Fatalf("POST %s%s: %v", base, path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "gatehouse_session" {
+			return resp, ck
+		}
+	}
+	return resp, nil
+}
+
+// signer signs partner tokens in process with the World's key file (the
+// `gatehouse sign` subprocess is too slow to feed a load test).
+type signer struct {
+	w   World
+	key *rsa.PrivateKey
+}
+
+func newSigner(t *testing.T, w World) *signer {
+	t.Helper()
+	data, err := os.ReadFile(w.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := app.LoadPrivateKeyPEM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &signer{w: w, key: k}
+}
+
+func (s *signer) token(t testing.TB, tenant, email, role string) string {
+	t.Helper()
+	tok, err := app.SignToken(s.key, s.w.Kid, app.NewTokenClaims(s.w.Org, tenant, email, role, "", time.Now(), 30*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// tcpProxy forwards loopback TCP connections to a target and can be paused:
+// a paused proxy keeps every connection open but forwards nothing, which is
+// what a database that stops answering looks like to its clients (no RST,
+// no FIN: only silence).
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	paused bool
+	resume chan struct{}
+	conns  []net.Conn
+}
+
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, resume: make(chan struct{})}
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.Resume()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+	})
+	return p
+}
+
+func (p *tcpProxy) Addr() string { return p.ln.Addr().String() }
+
+// Pause stops forwarding bytes on every connection, open or new.
+func (p *tcpProxy) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.paused {
+		p.paused = true
+		p.resume = make(chan struct{})
+	}
+}
+
+// Resume forwards again.
+func (p *tcpProxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused {
+		p.paused = false
+		close(p.resume)
+	}
+}
+
+// gate blocks while the proxy is paused.
+func (p *tcpProxy) gate() {
+	p.mu.Lock()
+	paused, ch := p.paused, p.resume
+	p.mu.Unlock()
+	if paused {
+		<-ch
+	}
+}
+
+func (p *tcpProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			p.gate()
+			u, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go p.pipe(u, c)
+			p.pipe(c, u)
+		}()
+	}
+}
+
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.gate()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
