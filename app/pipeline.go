@@ -415,7 +415,14 @@ func (s *Service) settleSignIn(ctx context.Context, a *Assertion, started time.T
 
 // recordFailure appends the audit event of a refused sign-in; a failure to
 // record is logged, never turned into a different answer for the caller.
+// A sign-in refused because the database is unavailable is not recorded:
+// the append would wait out the same outage a second time, doubling how long
+// the caller waits for its 503 (SPEC §7 bounds that); the warning logged in
+// settleSignIn is its trace.
 func (s *Service) recordFailure(ctx context.Context, a *Assertion, err error) {
+	if code := ErrorCode(err); code == CodeServiceUnavailable || code == CodeUnavailable {
+		return
+	}
 	if _, aerr := s.store.AppendAudit(ctx, *s.signInEvent(a, s.now(), err)); aerr != nil {
 		s.log.Error("audit append failed", "err", aerr, "request_id", a.RequestID)
 	}

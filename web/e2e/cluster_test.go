@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,15 +97,15 @@ func servedBy(s *Server, method, path string, status int) bool {
 	return strings.Contains(s.Output(), want)
 }
 
-// nginxBalancer writes an nginx config whose `upstream gatehouse` balances
-// round robin over the nodes: sso.gh.localhost proxies everything to it,
-// and the dashboard sites ask it /auth/verify (so forward-auth can land on
-// another instance than the sign-in). It returns the listen address.
-func startBalancer(t *testing.T, nodes []*Server, signIn string, sites []proxySite) string {
+// startBalancerListen runs nginx on listen with an `upstream gatehouse`
+// balancing round robin over the nodes: sso.gh.localhost (and any other
+// name without a site) proxies everything to it, and the dashboard sites
+// ask it /auth/verify, so forward-auth can land on another instance than
+// the sign-in. It returns listen.
+func startBalancerListen(t *testing.T, listen string, nodes []*Server, signIn string, sites []proxySite) string {
 	t.Helper()
 	bin := RequireTool(t, "nginx")
 	dir := t.TempDir()
-	listen := FreePort(t)
 	conf := nginxConfig(dir, listen, "gatehouse", signIn, sites)
 	var up strings.Builder
 	up.WriteString("\n  upstream gatehouse {\n    # round robin (the default): consecutive requests go to different instances\n")
@@ -114,7 +115,7 @@ func startBalancer(t *testing.T, nodes []*Server, signIn string, sites []proxySi
 	up.WriteString("    keepalive 16;\n  }\n")
 	fmt.Fprintf(&up, `
   server {
-    listen %s;
+    listen %s default_server;
     server_name sso.gh.localhost;
     location / {
       proxy_pass http://gatehouse;
@@ -179,26 +180,35 @@ func newSigner(t *testing.T, w World) *signer {
 	return &signer{w: w, key: k}
 }
 
-func (s *signer) token(t testing.TB, tenant, email, role string) string {
-	t.Helper()
+// tokenQuiet signs a sign-in token; it is called from load goroutines,
+// which may not stop the test, so a failure yields a token that is refused.
+func (s *signer) tokenQuiet(tenant, email, role string) string {
 	tok, err := app.SignToken(s.key, s.w.Kid, app.NewTokenClaims(s.w.Org, tenant, email, role, "", time.Now(), 30*time.Minute))
 	if err != nil {
-		t.Fatal(err)
+		return "unsigned"
 	}
 	return tok
 }
 
-// tcpProxy forwards loopback TCP connections to a target and can be paused:
-// a paused proxy keeps every connection open but forwards nothing, which is
-// what a database that stops answering looks like to its clients (no RST,
-// no FIN: only silence).
+// tcpProxy forwards loopback TCP connections to a target and can be
+// paused: a paused proxy keeps every connection open but drops whatever
+// either side sends (no RST, no FIN: only silence), which is what a database
+// that stops answering, or a network partition, looks like to its clients.
+// On Resume the connections that lost bytes are closed (their protocol
+// streams are broken, as after a real partition) and new ones work again.
 type tcpProxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
 	paused bool
 	resume chan struct{}
-	conns  []net.Conn
+	conns  map[*proxyConn]bool
+}
+
+// proxyConn is one client connection and its upstream.
+type proxyConn struct {
+	client, upstream net.Conn
+	tainted          atomic.Bool // dropped bytes while paused
 }
 
 func startTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -207,14 +217,15 @@ func startTCPProxy(t *testing.T, target string) *tcpProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{ln: ln, target: target, resume: make(chan struct{})}
+	p := &tcpProxy{ln: ln, target: target, resume: make(chan struct{}), conns: map[*proxyConn]bool{}}
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
 		p.Resume()
 		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
+		for c := range p.conns {
+			c.client.Close()
+			c.upstream.Close()
 		}
 		p.mu.Unlock()
 	})
@@ -223,7 +234,7 @@ func startTCPProxy(t *testing.T, target string) *tcpProxy {
 
 func (p *tcpProxy) Addr() string { return p.ln.Addr().String() }
 
-// Pause stops forwarding bytes on every connection, open or new.
+// Pause starts dropping every byte, on open connections and new ones.
 func (p *tcpProxy) Pause() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -233,57 +244,66 @@ func (p *tcpProxy) Pause() {
 	}
 }
 
-// Resume forwards again.
+// Resume forwards again, closing the connections that lost bytes.
 func (p *tcpProxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.paused {
-		p.paused = false
-		close(p.resume)
+	if !p.paused {
+		return
+	}
+	p.paused = false
+	close(p.resume)
+	for c := range p.conns {
+		if c.tainted.Load() {
+			c.client.Close()
+			c.upstream.Close()
+			delete(p.conns, c)
+		}
 	}
 }
 
-// gate blocks while the proxy is paused.
-func (p *tcpProxy) gate() {
+func (p *tcpProxy) isPaused() (bool, chan struct{}) {
 	p.mu.Lock()
-	paused, ch := p.paused, p.resume
-	p.mu.Unlock()
-	if paused {
-		<-ch
-	}
+	defer p.mu.Unlock()
+	return p.paused, p.resume
 }
 
 func (p *tcpProxy) serve() {
 	for {
-		c, err := p.ln.Accept()
+		client, err := p.ln.Accept()
 		if err != nil {
 			return
 		}
 		go func() {
-			p.gate()
-			u, err := net.Dial("tcp", p.target)
+			// A connection opened while paused gets no answer until Resume.
+			if paused, ch := p.isPaused(); paused {
+				<-ch
+			}
+			upstream, err := net.Dial("tcp", p.target)
 			if err != nil {
-				c.Close()
+				client.Close()
 				return
 			}
+			c := &proxyConn{client: client, upstream: upstream}
 			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
+			p.conns[c] = true
 			p.mu.Unlock()
-			go p.pipe(u, c)
-			p.pipe(c, u)
+			go p.pipe(c, upstream, client)
+			p.pipe(c, client, upstream)
 		}()
 	}
 }
 
-func (p *tcpProxy) pipe(dst, src net.Conn) {
+func (p *tcpProxy) pipe(c *proxyConn, dst, src net.Conn) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			p.gate()
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if paused, _ := p.isPaused(); paused {
+				c.tainted.Store(true)
+			} else if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
 		}

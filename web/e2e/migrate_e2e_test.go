@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gatehouse/storage/postgres/pgtest"
 )
 
 // sessionCookieAt signs email in over RS256 and returns its session cookie.
@@ -100,5 +103,79 @@ func TestMigrateBoltToBolt(t *testing.T) {
 	}
 	if out := Run(t, "audit", "verify", "--config", s.Config); !strings.HasPrefix(out, "audit chain OK") {
 		t.Errorf("audit verify on the copy: %s", out)
+	}
+}
+
+// TestMigrateBoltToPostgresAndBack is issue 11's move between backends:
+// a bbolt appliance is migrated into PostgreSQL, a postgres instance serves
+// it (a session made before still valid, a used jti still refused, the
+// sealed HMAC secret still opens, the audit chain verifies), `gatehouse
+// backup` on PostgreSQL writes a checked bbolt copy, and migrating back to
+// a bbolt file gives a server on which the session is still valid.
+func TestMigrateBoltToPostgresAndBack(t *testing.T) {
+	keys := fmt.Sprintf("[crypto]\nencryption_keys = { 1 = %q }\n", clusterKey)
+	s := Start(t, keys)
+	w := s.Seed()
+	used := w.Sign(t, w.Tenant, "carol@example.com", "admin", "--ttl", "30m")
+	cookie := sessionCookieAt(t, s.Base, s.Browser, used)
+	if r, err := s.Browser.Get(hmacLoginURL(t, s, w, w.Tenant, "dave@example.com", "readOnly")); err != nil || r.StatusCode != http.StatusFound {
+		t.Fatalf("HMAC sign-in before the migration: %v %v", r, err)
+	}
+	s.Stop()
+
+	db := pgtest.NewDatabase(t)
+	out, err := runCmd(t, "migrate", "--from", filepath.Join(s.Dir, "gatehouse.db"), "--to", db)
+	if err != nil {
+		t.Fatalf("migrate to postgres: %v\n%s", err, out)
+	}
+	for _, line := range []string{"orgs 1\n", "tenants 2\n", "partners 1\n", "keys 1\n", "users 2\n", "sessions 2\n", "audit chain verified on the destination:"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("migrate output lacks %q:\n%s", line, out)
+		}
+	}
+	if out, err := runCmd(t, "migrate", "--from", filepath.Join(s.Dir, "gatehouse.db"), "--to", db); err == nil || !strings.Contains(out, "not empty") {
+		t.Errorf("a second migrate into the same database must refuse it as not empty: %v\n%s", err, out)
+	}
+
+	pg := startNode(t, db, FreePort(t), "", "")
+	if code := verifyStatus(t, pg.Base, pg.Browser, cookie); code != http.StatusOK {
+		t.Errorf("a bbolt session on PostgreSQL: forward-auth %d, want 200", code)
+	}
+	if r, _ := postToken(t, pg.Browser, pg.Base, "/sso/jwt", used); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a jti used on bbolt, replayed on PostgreSQL: %d, want 401", r.StatusCode)
+	}
+	if r, err := pg.Browser.Get(hmacLoginURL(t, pg, w, w.Tenant, "erin@example.com", "readOnly")); err != nil || r.StatusCode != http.StatusFound {
+		t.Errorf("HMAC sign-in on PostgreSQL (the sealed secret must open): %v %v", r, err)
+	}
+	if out := Run(t, "audit", "verify", "--config", pg.Config); !strings.HasPrefix(out, "audit chain OK") {
+		t.Errorf("audit verify on PostgreSQL: %s", out)
+	}
+
+	// A backup of the PostgreSQL database is a bbolt file, checked.
+	backup := filepath.Join(t.TempDir(), "pg-backup.db")
+	if out := Run(t, "backup", "--out", backup, "--config", pg.Config); !strings.Contains(out, "consistency check passed") {
+		t.Errorf("backup on PostgreSQL: %s", out)
+	}
+	pg.Stop()
+
+	// And back: from PostgreSQL (or from that backup) to a new bbolt file.
+	for name, from := range map[string]string{"database": db, "backup": backup} {
+		back := filepath.Join(t.TempDir(), "gatehouse.db")
+		if out, err := runCmd(t, "migrate", "--from", from, "--to", back); err != nil {
+			t.Fatalf("migrate %s back to bbolt: %v\n%s", name, err, out)
+		}
+		s2 := Start(t, keys)
+		s2.Stop()
+		if err := os.Rename(back, filepath.Join(s2.Dir, "gatehouse.db")); err != nil {
+			t.Fatal(err)
+		}
+		s2.StartProcess()
+		if code := verifyStatus(t, s2.Base, s2.Browser, cookie); code != http.StatusOK {
+			t.Errorf("from the %s back on bbolt: the session answers %d, want 200", name, code)
+		}
+		if r, err := s2.Browser.Get(hmacLoginURL(t, s2, w, w.Tenant, fmt.Sprintf("frank-%s@example.com", name), "readOnly")); err != nil || r.StatusCode != http.StatusFound {
+			t.Errorf("from the %s back on bbolt: HMAC sign-in %v %v", name, r, err)
+		}
+		s2.Stop()
 	}
 }
