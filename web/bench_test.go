@@ -81,6 +81,10 @@ func BenchmarkForwardAuth(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { store.Close() })
+	benchForwardAuth(b, store)
+}
+
+func benchForwardAuth(b *testing.B, store storage.Store) {
 	f := newFixtureWithStore(b, store)
 	rec := f.signIn(f.token(f.claims()))
 	cookie := sessionCookie(rec, f.srv.CookieName())

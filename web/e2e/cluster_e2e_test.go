@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,4 +192,46 @@ func postTokenQuiet(c *http.Client, base, path, token string) (*http.Response, *
 		}
 	}
 	return resp, nil
+}
+
+// TestSystemdPostgresDropInVerifies checks docs/gatehouse.service with the
+// PostgreSQL drop-in of README "Running several instances" applied (systemd
+// merges repeated sections, as it merges a drop-in) with systemd-analyze.
+func TestSystemdPostgresDropInVerifies(t *testing.T) {
+	sa := RequireTool(t, "systemd-analyze")
+	unit, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "gatehouse.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropIn, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "examples", "several-instances", "gatehouse-postgres.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"GATEHOUSE_STORAGE__DRIVER=postgres", "EnvironmentFile=/etc/gatehouse/postgres.env", "StartLimitIntervalSec=0"} {
+		if !strings.Contains(string(dropIn), want) {
+			t.Errorf("drop-in lacks %s", want)
+		}
+	}
+	dir := t.TempDir()
+	env := filepath.Join(dir, "postgres.env")
+	if err := os.WriteFile(env, []byte("GATEHOUSE_STORAGE__POSTGRES_URL=postgres://gatehouse@db.internal/gatehouse\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(unit), "/usr/local/bin/gatehouse", Binary(t)) + "\n" +
+		strings.ReplaceAll(string(dropIn), "/etc/gatehouse/postgres.env", env)
+	path := filepath.Join(dir, "gatehouse.service")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sa, "verify", path)
+	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=warning")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "gatehouse.service") {
+			t.Errorf("systemd-analyze: %s", line)
+		}
+	}
 }

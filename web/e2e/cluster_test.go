@@ -107,29 +107,7 @@ func startBalancerListen(t *testing.T, listen string, nodes []*Server, signIn st
 	bin := RequireTool(t, "nginx")
 	dir := t.TempDir()
 	conf := nginxConfig(dir, listen, "gatehouse", signIn, sites)
-	var up strings.Builder
-	up.WriteString("\n  upstream gatehouse {\n    # round robin (the default): consecutive requests go to different instances\n")
-	for _, n := range nodes {
-		fmt.Fprintf(&up, "    server %s max_fails=1 fail_timeout=2s;\n", strings.TrimPrefix(n.Base, "http://"))
-	}
-	up.WriteString("    keepalive 16;\n  }\n")
-	fmt.Fprintf(&up, `
-  server {
-    listen %s default_server;
-    server_name sso.gh.localhost;
-    location / {
-      proxy_pass http://gatehouse;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      # A sign-in is not idempotent: never replay a POST on another instance.
-      proxy_next_upstream error timeout;
-    }
-  }
-`, listen)
-	conf = strings.Replace(conf, "http {\n", "http {\n"+up.String(), 1)
+	conf = strings.Replace(conf, "http {\n", "http {\n"+documentedBalancer(t, listen, nodes), 1)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -140,6 +118,44 @@ func startBalancerListen(t *testing.T, listen string, nodes []*Server, signIn st
 	}
 	runProxy(t, exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", path), listen, logs)
 	return listen
+}
+
+// documentedBalancer is docs/examples/several-instances/nginx.conf made
+// runnable here: the example upstream servers become the nodes, the TLS
+// listener a plain one on listen, the server name sso.gh.localhost.
+func documentedBalancer(t *testing.T, listen string, nodes []*Server) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "examples", "several-instances", "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	placed := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "server 10.0.0."):
+			if !placed {
+				_, params, _ := strings.Cut(strings.TrimSuffix(trimmed, ";"), " ")
+				_, params, _ = strings.Cut(params, " ")
+				for _, n := range nodes {
+					fmt.Fprintf(&out, "    server %s %s;\n", strings.TrimPrefix(n.Base, "http://"), params)
+				}
+				placed = true
+			}
+		case trimmed == "listen 443 ssl;":
+			fmt.Fprintf(&out, "    listen %s default_server;\n", listen)
+		case strings.HasPrefix(trimmed, "ssl_certificate"):
+		case trimmed == "server_name sso.example.com;":
+			out.WriteString("    server_name sso.gh.localhost;\n")
+		default:
+			out.WriteString(line + "\n")
+		}
+	}
+	if !placed {
+		t.Fatal("the documented nginx example has no upstream servers to replace")
+	}
+	return out.String()
 }
 
 // postToken posts a token form to base+path and returns the response
