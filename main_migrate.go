@@ -77,7 +77,7 @@ func migrate(ctx context.Context, from, to string, out io.Writer) error {
 	}
 
 	if isPostgresURL(to) {
-		dst, err := openPostgres(to, 0, os.TempDir(), slog.New(slog.DiscardHandler))
+		dst, err := openPostgres(to, 0, slog.New(slog.DiscardHandler))
 		if err != nil {
 			return fmt.Errorf("migrate: --to %s: %w", redactURL(to), err)
 		}
@@ -103,7 +103,7 @@ func migrate(ctx context.Context, from, to string, out io.Writer) error {
 // openMigrateSource opens an existing store; it never creates one.
 func openMigrateSource(spec string) (storage.Store, error) {
 	if isPostgresURL(spec) {
-		return openPostgres(spec, 0, os.TempDir(), slog.New(slog.DiscardHandler))
+		return openPostgres(spec, 0, slog.New(slog.DiscardHandler))
 	}
 	fi, err := os.Stat(spec)
 	if err != nil {
