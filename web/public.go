@@ -184,11 +184,15 @@ func (s *Server) verify(c *gin.Context) {
 	}
 	id, err := s.identity(c)
 	if err != nil {
-		s.metrics.countForwardAuth("unauthenticated")
-		if app.ErrorCode(err) == app.CodeInternal {
+		// A failure to look the session up is not "no session": answering
+		// 401 would send a signed-in user to sign in again while the
+		// database is down, so it is the failure's own status (500, 503).
+		if code := app.ErrorCode(err); code == app.CodeInternal || code == app.CodeUnavailable {
+			s.metrics.countForwardAuth("error")
 			s.abortError(c, err)
 			return
 		}
+		s.metrics.countForwardAuth("unauthenticated")
 		c.AbortWithStatus(http.StatusUnauthorized)
 		return
 	}

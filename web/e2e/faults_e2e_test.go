@@ -260,17 +260,24 @@ func TestDatabaseStopsAnswering(t *testing.T) {
 	w := s.Seed()
 	sg := newSigner(t, w)
 	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if p := signInProbe(client, s.Base, sg, "before@example.com"); p.status != http.StatusFound {
-		t.Fatalf("sign-in before the pause: %d", p.status)
+	resp, cookie := postTokenQuiet(client, s.Base, "/sso/jwt", sg.tokenQuiet("t1", "before@example.com", "readOnly"))
+	if resp == nil || resp.StatusCode != http.StatusFound || cookie == nil {
+		t.Fatalf("sign-in before the pause: %v", resp)
 	}
 
 	proxy.Pause()
+	// Forward-auth of a valid session: 503, never 401 (which would send a
+	// signed-in user to sign in again).
+	start := time.Now()
+	if code := verifyStatus(t, s.Base, client, cookie); code != http.StatusServiceUnavailable || time.Since(start) > 10*time.Second {
+		t.Errorf("forward-auth with the database silent: %d after %v, want 503 within 10 s", code, time.Since(start))
+	}
 	p := signInProbe(client, s.Base, sg, "paused@example.com")
 	if p.status != http.StatusServiceUnavailable || p.took > 10*time.Second {
 		t.Errorf("sign-in with the database silent: %d after %v, want 503 within 10 s", p.status, p.took)
 	}
 	t.Logf("sign-in answered %d after %v with the database silent", p.status, p.took.Round(time.Millisecond))
-	start := time.Now()
+	start = time.Now()
 	if code := readyz(client, s.Base); code != http.StatusServiceUnavailable || time.Since(start) > 10*time.Second {
 		t.Errorf("/readyz with the database silent: %d after %v", code, time.Since(start))
 	}
@@ -292,6 +299,9 @@ func TestDatabaseStopsAnswering(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("recovered %v after the database answered again", time.Since(back).Round(10*time.Millisecond))
+	if code := verifyStatus(t, s.Base, client, cookie); code != http.StatusOK {
+		t.Errorf("the session after recovery: forward-auth %d, want 200", code)
+	}
 	// Nothing half-written: the refused tenant create left nothing.
 	if code, _ := s.API("GET", "/api/v1/orgs/acme/tenants/t9", nil); code != http.StatusNotFound {
 		t.Errorf("the tenant create refused with 503 exists afterwards: %d", code)
