@@ -106,7 +106,7 @@ func startBalancerListen(t *testing.T, listen string, nodes []*Server, signIn st
 	t.Helper()
 	bin := RequireTool(t, "nginx")
 	dir := t.TempDir()
-	conf := nginxConfig(dir, listen, "gatehouse", signIn, sites)
+	conf := nginxConfig(t, dir, listen, "gatehouse", signIn, sites)
 	conf = strings.Replace(conf, "http {\n", "http {\n"+documentedBalancer(t, listen, nodes), 1)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
