@@ -1158,3 +1158,120 @@ func TestAttackJWKS(t *testing.T) {
 		}
 	})
 }
+
+// boundaryAttack is a hostile request against the session routes: the
+// exact status, and for an error with a body its code.
+type boundaryAttack struct {
+	name   string
+	req    func(f *fixture, acme, beta string) *http.Request
+	status int
+	code   string // "" for a bare 401/403 (forward-auth answers proxies with a status only)
+}
+
+// TestAttackSessionBoundaries grows the attack suite with issue 10's
+// classes: another organization's user of a same-named tenant through
+// forward-auth, proxy parameter typos and smuggling, cross-site sign-out,
+// and probing for metrics on the public listener. Each case also checks
+// that no identity header leaks on a refusal and that both sessions live on.
+func TestAttackSessionBoundaries(t *testing.T) {
+	verify := func(q string) func(*fixture, string, string) *http.Request {
+		return func(f *fixture, _, beta string) *http.Request {
+			req := httptest.NewRequest(http.MethodGet, "/auth/verify"+q, nil)
+			req.AddCookie(&http.Cookie{Name: f.srv.CookieName(), Value: beta})
+			return req
+		}
+	}
+	logout := func(origins ...string) func(*fixture, string, string) *http.Request {
+		return func(f *fixture, acme, _ string) *http.Request {
+			req := httptest.NewRequest(http.MethodPost, "/logout", nil)
+			req.AddCookie(&http.Cookie{Name: f.srv.CookieName(), Value: acme})
+			req.Header["Origin"] = origins
+			return req
+		}
+	}
+	probe := func(method, target string) func(*fixture, string, string) *http.Request {
+		return func(f *fixture, acme, _ string) *http.Request {
+			req := httptest.NewRequest(method, target, nil)
+			req.AddCookie(&http.Cookie{Name: f.srv.CookieName(), Value: acme})
+			req.Header.Set("Accept", "text/plain;version=0.0.4")
+			return req
+		}
+	}
+	cases := []boundaryAttack{
+		{"crossorg/tenant alone", verify("?tenant=t1"), 400, app.CodeInvalidRequest},
+		{"crossorg/tenant alone as admin", verify("?tenant=t1&role=admin"), 400, app.CodeInvalidRequest},
+		{"crossorg/acme's t1", verify("?org=acme&tenant=t1"), 403, ""},
+		{"crossorg/acme's t1 admin", verify("?org=acme&tenant=t1&role=admin"), 403, ""},
+		{"crossorg/acme only", verify("?org=acme"), 403, ""},
+		{"crossorg/org case", verify("?org=ACME&tenant=t1"), 403, ""},
+		{"crossorg/org with space", verify("?org=acme%20&tenant=t1"), 403, ""},
+		{"typo/tennant", verify("?org=acme&tennant=t1"), 400, app.CodeInvalidRequest},
+		{"typo/orgs", verify("?orgs=acme&tenant=t1"), 400, app.CodeInvalidRequest},
+		{"typo/Tenant", verify("?org=acme&Tenant=t1"), 400, app.CodeInvalidRequest},
+		{"typo/tenant_id", verify("?org=acme&tenant_id=t1"), 400, app.CodeInvalidRequest},
+		{"typo/empty org", verify("?org=&tenant=t1"), 400, app.CodeInvalidRequest},
+		{"typo/bare org", verify("?org&tenant=t1"), 400, app.CodeInvalidRequest},
+		{"typo/role typo", verify("?org=acme&tenant=t1&role=admn"), 400, app.CodeInvalidRequest},
+		{"smuggle/second org", verify("?org=acme&org=beta&tenant=t1"), 400, app.CodeInvalidRequest},
+		{"smuggle/second tenant", verify("?org=beta&tenant=t2&tenant=t1"), 400, app.CodeInvalidRequest},
+		{"smuggle/semicolon", verify("?org=acme&tenant=t1;org=beta"), 400, app.CodeInvalidRequest},
+		{"smuggle/bad escape", verify("?org=acme&tenant=t1%"), 400, app.CodeInvalidRequest},
+		{"smuggle/empty key", verify("?=beta&org=acme&tenant=t1"), 400, app.CodeInvalidRequest},
+		{"smuggle/aud with space", verify("?org=beta&tenant=t1&aud=a%20b"), 400, app.CodeInvalidRequest},
+		{"smuggle/aud empty", verify("?org=beta&tenant=t1&aud="), 400, app.CodeInvalidRequest},
+		{"logout/evil origin", logout("https://evil.example"), 403, app.CodeAccessDenied},
+		{"logout/sibling host", logout("https://dash.example.test"), 403, app.CodeAccessDenied},
+		{"logout/plain http", logout("http://sso.example.test"), 403, app.CodeAccessDenied},
+		{"logout/other port", logout("https://sso.example.test:444"), 403, app.CodeAccessDenied},
+		{"logout/suffix host", logout("https://sso.example.test.evil.example"), 403, app.CodeAccessDenied},
+		{"logout/null", logout("null"), 403, app.CodeAccessDenied},
+		{"logout/empty", logout(""), 403, app.CodeAccessDenied},
+		{"logout/trailing slash", logout("https://sso.example.test/"), 403, app.CodeAccessDenied},
+		{"logout/two origins", logout("https://sso.example.test", "https://evil.example"), 403, app.CodeAccessDenied},
+		{"metrics/GET", probe("GET", "/metrics"), 404, app.CodeNotFound},
+		{"metrics/HEAD", probe("HEAD", "/metrics"), 404, ""},
+		{"metrics/POST", probe("POST", "/metrics"), 404, app.CodeNotFound},
+		{"metrics/slash", probe("GET", "/metrics/"), 404, app.CodeNotFound},
+		{"metrics/upper", probe("GET", "/METRICS"), 404, app.CodeNotFound},
+		{"metrics/double slash", probe("GET", "//metrics"), 404, app.CodeNotFound},
+		{"metrics/dot segment", probe("GET", "/./metrics"), 404, app.CodeNotFound},
+		{"metrics/dot dot", probe("GET", "/sso/../metrics"), 404, app.CodeNotFound},
+		{"metrics/encoded", probe("GET", "/%6detrics"), 404, app.CodeNotFound},
+		{"metrics/query", probe("GET", "/metrics?name[]=gatehouse_users"), 404, app.CodeNotFound},
+		{"metrics/admin path", probe("GET", "/api/v1/metrics"), 404, app.CodeNotFound},
+		{"metrics/debug", probe("GET", "/debug/vars"), 404, app.CodeNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			acme := f.signInCookie(t, f.claims(), "")
+			beta := f.betaT1Cookie(t)
+			rec := f.do(c.req(f, acme, beta))
+			if rec.Code != c.status {
+				t.Fatalf("status %d, want %d: %.300s", rec.Code, c.status, rec.Body)
+			}
+			if c.code != "" {
+				if code, msg := decodeError(t, rec); code != c.code {
+					t.Errorf("code %q, want %q (%s)", code, c.code, msg)
+				}
+			}
+			for k := range rec.Header() {
+				if strings.HasPrefix(strings.ToLower(k), "x-gatehouse-") {
+					t.Errorf("a refusal carries %s", k)
+				}
+			}
+			if strings.Contains(rec.Body.String(), "gatehouse_") {
+				t.Errorf("the answer leaks metrics: %.200s", rec.Body)
+			}
+			for _, ck := range rec.Result().Cookies() {
+				t.Errorf("a refusal touched cookie %s", ck.Name)
+			}
+			for name, v := range map[string]string{"acme": acme, "beta": beta} {
+				if r := f.verifyWith(v, ""); r.Code != http.StatusOK {
+					t.Errorf("the %s session died: %d", name, r.Code)
+				}
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -279,6 +280,72 @@ func TestAttacksAgainstBinary(t *testing.T) {
 		b = body()
 		if st, out := post(w.ConsumerKey, now, sign(now, b), b, "X-Forwarded-For", "203.0.113.7"); st != 403 || !strings.Contains(out, "source_ip_not_allowed") {
 			t.Errorf("spoofed X-Forwarded-For: %d %s", st, out)
+		}
+	})
+
+	t.Run("session boundaries", func(t *testing.T) {
+		// Organization beta also has a tenant "t1", and an admin signed in to it.
+		s.MustAPI("POST", "/api/v1/orgs", map[string]any{"id": "beta", "name": "Beta"}, 201, nil)
+		s.MustAPI("POST", "/api/v1/orgs/beta/tenants", map[string]any{"id": "t1", "name": "Beta's t1", "redirect_url": "https://beta.example.test/"}, 201, nil)
+		var bp struct{ ID string }
+		s.MustAPI("POST", "/api/v1/orgs/beta/partners", map[string]any{"name": "Beta portal"}, 201, &bp)
+		stem := filepath.Join(t.TempDir(), "beta")
+		Run(t, "keygen", "--out", stem, "--bits", "2048")
+		pub, err := os.ReadFile(stem + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.MustAPI("POST", "/api/v1/orgs/beta/partners/"+bp.ID+"/keys", map[string]any{"pem": string(pub)}, 201, nil)
+		beta := signInCookie(t, s, Run(t, "sign", "--key", stem+".key", "--org", "beta", "--tenant", "t1", "--email", "mallory@beta.example", "--role", "admin"))
+		acme := signInCookie(t, s, w.Sign(t, "t1", "ann@example.com", "readOnly"))
+		do := func(method, path string, cookie *http.Cookie, hdr ...string) (int, http.Header, string) {
+			t.Helper()
+			req, _ := http.NewRequest(method, s.Base+path, nil)
+			if cookie != nil {
+				req.AddCookie(cookie)
+			}
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+			resp, err := s.Browser.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, resp.Header, string(b)
+		}
+		for q, want := range map[string]int{
+			"?tenant=t1": 400, "?tenant=t1&role=admin": 400, "?org=acme&tenant=t1": 403, "?org=acme&tenant=t1&role=admin": 403,
+			"?org=acme&tennant=t1": 400, "?org=acme&org=beta&tenant=t1": 400, "?org=beta&tenant=t1;org=acme": 400,
+			"?org=beta&tenant=": 400, "?org=beta&tenant=t1": 200,
+		} {
+			code, h, body := do("GET", "/auth/verify"+q, beta)
+			if code != want {
+				t.Errorf("beta's admin, /auth/verify%s: %d, want %d", q, code, want)
+			}
+			if want == 400 && !strings.Contains(body, `"InvalidRequest"`) {
+				t.Errorf("/auth/verify%s: body %.200s", q, body)
+			}
+			if want != 200 && h.Get("X-Gatehouse-User") != "" {
+				t.Errorf("/auth/verify%s: identity on a %d", q, code)
+			}
+		}
+		for _, origin := range []string{"https://evil.example", "null", s.Base + ".evil.example", strings.Replace(s.Base, "http://", "https://", 1)} {
+			if code, _, body := do("POST", "/logout", acme, "Origin", origin); code != 403 || !strings.Contains(body, "AccessDenied") {
+				t.Errorf("logout from %s: %d %.200s", origin, code, body)
+			}
+		}
+		if code, _, _ := do("GET", "/auth/verify", acme); code != 200 {
+			t.Fatalf("a cross-site logout ended the session: %d", code)
+		}
+		for _, p := range []string{"/metrics", "/metrics/", "//metrics", "/METRICS", "/%6detrics", "/api/v1/metrics"} {
+			if code, _, body := do("GET", p, acme, "Accept", "text/plain"); code != 404 || strings.Contains(body, "gatehouse_") {
+				t.Errorf("public %s: %d %.100q", p, code, body)
+			}
+		}
+		if code, _, _ := do("POST", "/logout", acme, "Origin", s.Base); code != 303 {
+			t.Errorf("logout from Gatehouse's own origin: %d", code)
 		}
 	})
 
