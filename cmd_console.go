@@ -34,13 +34,16 @@ Press ? inside for the keys.`,
 		if c := socketClient(cfg); c != nil {
 			opts.Admin, opts.Actor, opts.Mode = c, app.Operator, tui.ModeSocket
 		} else {
-			// Logs would draw over the console: drop them.
-			inst, err := openInstance(cfg, newLogger(cfg.Log, io.Discard))
-			if err != nil {
+			// Logs would draw over the console: drop them. The database is
+			// opened per operation (see directAdmin); this first open only
+			// fails early when it cannot be opened at all.
+			d := &directAdmin{cfg: cfg, log: newLogger(cfg.Log, io.Discard)}
+			if _, _, err := d.acquire(); err != nil {
 				return fmt.Errorf("console: no server answers on %s, and opening the database failed: %w", cfg.AdminSocketPath(), err)
 			}
-			defer inst.store.Close()
-			opts.Admin, opts.Actor, opts.Mode = inst.svc, app.Console, tui.ModeDirect
+			d.release()
+			defer d.Close()
+			opts.Admin, opts.Actor, opts.Mode = d, app.Console, tui.ModeDirect
 		}
 		return tui.Run(opts)
 	}

@@ -220,3 +220,22 @@ func TestConsoleOpensDatabaseDirectly(t *testing.T) {
 	c.waitFor("database opened directly", "organizationId  acme")
 	c.keys("q")
 }
+
+// TestConsoleDirectModeLetsServeStart: a console opened directly (no server)
+// holds the database only while an operation runs, so `gatehouse serve`
+// starts while the console is open; the console then goes through the
+// server's socket and sees what the server writes.
+func TestConsoleDirectModeLetsServeStart(t *testing.T) {
+	s := Start(t, "")
+	s.MustAPI("POST", "/api/v1/orgs", map[string]any{"id": "acme", "name": "Acme MSSP"}, 201, nil)
+	s.Stop()
+	c := startConsole(t, s.Config)
+	c.waitFor("database opened directly", "organizationId  acme")
+	time.Sleep(time.Second) // the console is idle, as an operator reading it would be
+	s.StartProcess()        // fails the test if serve cannot take the database
+	s.MustAPI("POST", "/api/v1/orgs/acme/tenants", map[string]any{"id": "t-after-serve", "name": "Made by the server"}, 201, nil)
+	c.keys("2")
+	c.keys("R")
+	c.waitFor("t-after-serve")
+	c.keys("q")
+}
