@@ -92,16 +92,6 @@ func (d *directAdmin) Close() {
 	d.closeLocked()
 }
 
-// Mode is what the status bar shows: direct until a server took over.
-func (d *directAdmin) Mode() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.socket != nil {
-		return "socket"
-	}
-	return "direct"
-}
-
 // call runs one operation through acquire/release.
 func call[T any](d *directAdmin, fn func(a app.Admin, actor app.Actor) (T, error)) (T, error) {
 	a, actor, err := d.acquire()
@@ -153,7 +143,9 @@ func (d *directAdmin) CreatePartner(ctx context.Context, _ app.Actor, org string
 }
 
 func (d *directAdmin) ListPartners(ctx context.Context, _ app.Actor, org string, active *bool) ([]app.PartnerView, error) {
-	return call(d, func(a app.Admin, act app.Actor) ([]app.PartnerView, error) { return a.ListPartners(ctx, act, org, active) })
+	return call(d, func(a app.Admin, act app.Actor) ([]app.PartnerView, error) {
+		return a.ListPartners(ctx, act, org, active)
+	})
 }
 
 func (d *directAdmin) GetPartner(ctx context.Context, _ app.Actor, org, id string) (app.PartnerView, error) {
@@ -161,19 +153,27 @@ func (d *directAdmin) GetPartner(ctx context.Context, _ app.Actor, org, id strin
 }
 
 func (d *directAdmin) UpdatePartner(ctx context.Context, _ app.Actor, org, id string, p app.PartnerPatch) (app.PartnerView, error) {
-	return call(d, func(a app.Admin, act app.Actor) (app.PartnerView, error) { return a.UpdatePartner(ctx, act, org, id, p) })
+	return call(d, func(a app.Admin, act app.Actor) (app.PartnerView, error) {
+		return a.UpdatePartner(ctx, act, org, id, p)
+	})
 }
 
 func (d *directAdmin) DeactivatePartner(ctx context.Context, _ app.Actor, org, id string) (app.PartnerView, error) {
-	return call(d, func(a app.Admin, act app.Actor) (app.PartnerView, error) { return a.DeactivatePartner(ctx, act, org, id) })
+	return call(d, func(a app.Admin, act app.Actor) (app.PartnerView, error) {
+		return a.DeactivatePartner(ctx, act, org, id)
+	})
 }
 
 func (d *directAdmin) ReactivatePartner(ctx context.Context, _ app.Actor, org, id string) (app.PartnerView, error) {
-	return call(d, func(a app.Admin, act app.Actor) (app.PartnerView, error) { return a.ReactivatePartner(ctx, act, org, id) })
+	return call(d, func(a app.Admin, act app.Actor) (app.PartnerView, error) {
+		return a.ReactivatePartner(ctx, act, org, id)
+	})
 }
 
 func (d *directAdmin) RotateSecret(ctx context.Context, _ app.Actor, org, id string, grace time.Duration) (app.RotateResult, error) {
-	return call(d, func(a app.Admin, act app.Actor) (app.RotateResult, error) { return a.RotateSecret(ctx, act, org, id, grace) })
+	return call(d, func(a app.Admin, act app.Actor) (app.RotateResult, error) {
+		return a.RotateSecret(ctx, act, org, id, grace)
+	})
 }
 
 func (d *directAdmin) DeletePartner(ctx context.Context, _ app.Actor, org, id string) error {
@@ -193,7 +193,9 @@ func (d *directAdmin) DeleteKey(ctx context.Context, _ app.Actor, org, partner, 
 }
 
 func (d *directAdmin) ListUsers(ctx context.Context, _ app.Actor, org, q, tenant string, limit int, cursor string) (app.UserList, error) {
-	return call(d, func(a app.Admin, act app.Actor) (app.UserList, error) { return a.ListUsers(ctx, act, org, q, tenant, limit, cursor) })
+	return call(d, func(a app.Admin, act app.Actor) (app.UserList, error) {
+		return a.ListUsers(ctx, act, org, q, tenant, limit, cursor)
+	})
 }
 
 func (d *directAdmin) GetUser(ctx context.Context, _ app.Actor, org, id string) (app.UserView, error) {
