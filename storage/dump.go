@@ -21,7 +21,10 @@ type Record struct {
 	Replay     *Replay
 	LoginToken *LoginToken
 	AdminToken *AdminToken
-	Audit      *AuditEvent
+	// SigningKeys is the assertion signing state (sealed, as stored), so a
+	// copy keeps signing with the same key and sid secret.
+	SigningKeys *SigningKeys
+	Audit       *AuditEvent
 }
 
 // Record kinds, in the order Export emits them: every record comes after
@@ -36,13 +39,14 @@ const (
 	KindReplays     = "replay_markers"
 	KindLoginTokens = "login_tokens"
 	KindAdminTokens = "admin_tokens"
+	KindSigningKeys = "signing_keys"
 	KindAudit       = "audit_events"
 )
 
 // RecordKinds lists every kind in export order.
 var RecordKinds = []string{
 	KindOrgs, KindTenants, KindPartners, KindKeys, KindUsers, KindSessions,
-	KindReplays, KindLoginTokens, KindAdminTokens, KindAudit,
+	KindReplays, KindLoginTokens, KindAdminTokens, KindSigningKeys, KindAudit,
 }
 
 // Kind names the record's kind; "" when no field (or more than one) is set.
@@ -62,6 +66,7 @@ func (r Record) Kind() string {
 	set(r.Replay != nil, KindReplays)
 	set(r.LoginToken != nil, KindLoginTokens)
 	set(r.AdminToken != nil, KindAdminTokens)
+	set(r.SigningKeys != nil, KindSigningKeys)
 	set(r.Audit != nil, KindAudit)
 	if n != 1 {
 		return ""

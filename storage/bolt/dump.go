@@ -104,6 +104,13 @@ func (s *Store) Export(ctx context.Context, fn func(storage.Record) error) error
 				}
 				return fn(storage.Record{AdminToken: &t})
 			}},
+			{bktSigning, func(_, v []byte) error {
+				var k storage.SigningKeys
+				if err := decode(v, &k); err != nil {
+					return err
+				}
+				return fn(storage.Record{SigningKeys: &k})
+			}},
 			{bktAudit, func(_, v []byte) error {
 				var e storage.AuditEvent
 				if err := decode(v, &e); err != nil {
@@ -268,6 +275,11 @@ func importRecord(tx *bbolt.Tx, r storage.Record) error {
 			}
 		}
 		return putJSON(tx.Bucket(bktAdminTokens), []byte(t.ID), t)
+	case r.SigningKeys != nil:
+		if err := exists(bktSigning, signingKeysKey, "signing keys"); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bktSigning), signingKeysKey, r.SigningKeys)
 	case r.Audit != nil:
 		// Stored as given: Seq, PrevHash and Hash are the source's, and
 		// HashEvent recomputes the same hash from the decoded event.

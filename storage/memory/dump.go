@@ -47,6 +47,10 @@ func (s *Store) Export(ctx context.Context, fn func(storage.Record) error) error
 		for _, t := range sortedBy(s.adminTokens, func(t storage.AdminToken) string { return t.ID }) {
 			recs = append(recs, storage.Record{AdminToken: &t})
 		}
+		if s.signing != nil {
+			k := cloneSigningKeys(*s.signing)
+			recs = append(recs, storage.Record{SigningKeys: &k})
+		}
 		for _, e := range s.audit {
 			e = cloneEvent(e)
 			recs = append(recs, storage.Record{Audit: &e})
@@ -101,6 +105,7 @@ func (s *Store) Import(ctx context.Context, src func(put func(storage.Record) er
 		s.users, s.emails, s.sessions, s.replays = scratch.users, scratch.emails, scratch.sessions, scratch.replays
 		s.loginTokens, s.adminTokens, s.adminHashes = scratch.loginTokens, scratch.adminTokens, scratch.adminHashes
 		s.audit, s.lastSeq, s.lastHash = scratch.audit, scratch.lastSeq, scratch.lastHash
+		s.signing = scratch.signing
 		return nil
 	})
 }
@@ -110,7 +115,7 @@ func (s *Store) Import(ctx context.Context, src func(put func(storage.Record) er
 func (s *Store) emptyLocked() bool {
 	return len(s.orgs) == 0 && len(s.tenants) == 0 && len(s.partners) == 0 && len(s.keys) == 0 &&
 		len(s.users) == 0 && len(s.sessions) == 0 && len(s.replays) == 0 && len(s.loginTokens) == 0 &&
-		len(s.adminTokens) == 0 && len(s.audit) == 0 && s.lastSeq == 0
+		len(s.adminTokens) == 0 && len(s.audit) == 0 && s.lastSeq == 0 && s.signing == nil
 }
 
 // putRecord stores one imported record in a scratch store no one else sees,
@@ -178,6 +183,12 @@ func (s *Store) putRecord(r storage.Record) error {
 		}
 		s.adminTokens[t.ID] = t
 		s.adminHashes[t.Hash] = t.ID
+	case r.SigningKeys != nil:
+		if s.signing != nil {
+			return fmt.Errorf("signing keys: %w", storage.ErrExists)
+		}
+		k := cloneSigningKeys(*r.SigningKeys)
+		s.signing = &k
 	case r.Audit != nil:
 		e := *r.Audit
 		details, err := normaliseDetails(e.Details)

@@ -34,6 +34,7 @@ var exportQueries = []struct {
 	{storage.KindReplays, "SELECT json_build_object('Key', key), expires_at FROM replays ORDER BY key"},
 	{storage.KindLoginTokens, "SELECT data, NULL::timestamptz FROM login_tokens ORDER BY id"},
 	{storage.KindAdminTokens, "SELECT data, last_used_at FROM admin_tokens ORDER BY id"},
+	{storage.KindSigningKeys, "SELECT data, NULL::timestamptz FROM signing_keys WHERE data IS NOT NULL"},
 	{storage.KindAudit, "SELECT data, NULL::timestamptz FROM audit ORDER BY seq"},
 }
 
@@ -122,6 +123,9 @@ func decodeRecord(kind string, raw []byte, at *time.Time) (storage.Record, error
 	case storage.KindAdminTokens:
 		r.AdminToken = &storage.AdminToken{}
 		target = r.AdminToken
+	case storage.KindSigningKeys:
+		r.SigningKeys = &storage.SigningKeys{}
+		target = r.SigningKeys
 	case storage.KindAudit:
 		r.Audit = &storage.AuditEvent{}
 		target = r.Audit
@@ -168,7 +172,8 @@ func (s *Store) Import(ctx context.Context, src func(put func(storage.Record) er
 		if err := tx.QueryRow(ctx, `SELECT NOT (EXISTS (SELECT 1 FROM orgs) OR EXISTS (SELECT 1 FROM tenants)
 			OR EXISTS (SELECT 1 FROM partners) OR EXISTS (SELECT 1 FROM keys) OR EXISTS (SELECT 1 FROM users)
 			OR EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM replays) OR EXISTS (SELECT 1 FROM login_tokens)
-			OR EXISTS (SELECT 1 FROM admin_tokens) OR EXISTS (SELECT 1 FROM audit))`).Scan(&empty); err != nil {
+			OR EXISTS (SELECT 1 FROM admin_tokens) OR EXISTS (SELECT 1 FROM audit)
+			OR EXISTS (SELECT 1 FROM signing_keys WHERE data IS NOT NULL))`).Scan(&empty); err != nil {
 			return err
 		}
 		if !empty || seq != 0 {
@@ -276,6 +281,11 @@ func queueRecord(b *pgx.Batch, r storage.Record) error {
 		if data, err = encode(t); err == nil {
 			b.Queue("INSERT INTO admin_tokens (id, org_id, hash, last_used_at, data) VALUES ($1, $2, $3, $4, $5)",
 				t.ID, t.OrgID, t.Hash, nullTime(t.LastUsedAt), data)
+		}
+	case r.SigningKeys != nil:
+		// The row exists from the migration; a second record finds data set.
+		if data, err = encode(r.SigningKeys); err == nil {
+			b.Queue("UPDATE signing_keys SET data = $1 WHERE id = 1 AND data IS NULL", data)
 		}
 	case r.Audit != nil:
 		// Stored exactly as given (Seq and hashes preserved); Details are

@@ -82,6 +82,12 @@ func populate(t *testing.T, s storage.Store) *fixture {
 			Actor: "operator", Outcome: "success", OrgID: fx.org.ID, Details: map[string]any{"before": map[string]any{"name": "x"}, "i": i}})
 		mustNil(t, "AppendAudit", err)
 	}
+	prev := signingKey("dump-k1", t0)
+	_, err = s.UpdateSigningKeys(ctx, func(*storage.SigningKeys) (storage.SigningKeys, error) {
+		return storage.SigningKeys{Current: signingKey("dump-k2", t0.Add(time.Hour)), Previous: &prev, RotatedAt: t0.Add(time.Hour),
+			SIDSecret: &storage.Sealed{Version: 1, Nonce: []byte("sid-nonce"), Ciphertext: []byte("sid secret")}}, nil
+	})
+	mustNil(t, "UpdateSigningKeys", err)
 	return fx
 }
 
@@ -104,7 +110,7 @@ func testDumpRoundTrip(t *testing.T, src, dst storage.Dumper) {
 	mustNil(t, "Copy", err)
 	wantCounts := map[string]int{
 		storage.KindOrgs: 2, storage.KindTenants: 3, storage.KindPartners: 2, storage.KindKeys: 2, storage.KindUsers: 4,
-		storage.KindSessions: 3, storage.KindReplays: 4, storage.KindLoginTokens: 1, storage.KindAdminTokens: 1, storage.KindAudit: 7,
+		storage.KindSessions: 3, storage.KindReplays: 4, storage.KindLoginTokens: 1, storage.KindAdminTokens: 1, storage.KindSigningKeys: 1, storage.KindAudit: 7,
 	}
 	equal(t, "counts", counts, wantCounts)
 
@@ -150,6 +156,13 @@ func testDumpRoundTrip(t *testing.T, src, dst storage.Dumper) {
 	}
 	wantErr(t, "CreateUser with a copied email", s.CreateUser(ctx, storage.User{ID: "u-dup", Email: "plain@example.com", OrgID: fx.org.ID, TenantID: "t-1", Role: "admin"}), storage.ErrExists)
 	wantErr(t, "DeleteTenant with copied users", s.DeleteTenant(ctx, fx.org.ID, "t-2"), storage.ErrConflict)
+
+	keys, err := s.GetSigningKeys(ctx)
+	mustNil(t, "GetSigningKeys on the copy", err)
+	if keys.Current.Kid != "dump-k2" || keys.Previous == nil || keys.Previous.Kid != "dump-k1" || keys.SIDSecret == nil ||
+		string(keys.Current.Private.Ciphertext) != "c-dump-k2" || !keys.RotatedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("signing keys on the copy: %+v", keys)
+	}
 
 	// The chain continues from the copied head, and verifies end to end.
 	last := want[len(want)-1].Audit
