@@ -109,7 +109,12 @@ func (l *lockedBuffer) String() string {
 // Start runs `gatehouse serve` with a config whose [server] listen,
 // public_url, [storage] dir and [admin] socket are filled in; extra is
 // appended verbatim (more sections). Rate limits are off unless extra sets them.
-func Start(t testing.TB, extra string) *Server {
+func Start(t testing.TB, extra string) *Server { return StartPrepared(t, extra, nil) }
+
+// StartPrepared is Start with a step between writing the config and starting
+// the process: prepare may fill the data directory (e.g. a large database
+// generated through the store, for benchmarks).
+func StartPrepared(t testing.TB, extra string, prepare func(dataDir string)) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	addr := FreePort(t)
@@ -122,6 +127,9 @@ func Start(t testing.TB, extra string) *Server {
 	cfg += extra
 	if err := os.WriteFile(s.Config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(s.Dir)
 	}
 	s.StartProcess()
 	t.Cleanup(s.Stop)
@@ -186,6 +194,9 @@ func (s *Server) Stop() {
 		<-s.done
 	}
 }
+
+// PID is the server process's id (to read its memory from /proc).
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Output is everything the server process printed so far.
 func (s *Server) Output() string { return s.out.String() }

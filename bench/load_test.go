@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// outcome is one measured window.
+type outcome struct {
+	n        int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+}
+
+func (o outcome) rate() float64 { return float64(o.n) / o.elapsed.Seconds() }
+
+// drive sends n requests from clients concurrent clients, each with its own
+// keep-alive connection (a browser or a proxy worker each), and checks every
+// status. mk builds request i; seen, when set, gets every response (before
+// its body is drained).
+func drive(b *testing.B, clients, n int, mk func(i int) *http.Request, want int, seen func(i int, resp *http.Response)) outcome {
+	b.Helper()
+	var next atomic.Int64
+	lat := make([][]time.Duration, clients)
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	transports := make([]*http.Transport, clients)
+	for c := range clients {
+		transports[c] = &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}
+	}
+	defer func() {
+		for _, t := range transports {
+			t.CloseIdleConnections()
+		}
+	}()
+	b.ResetTimer()
+	start := time.Now()
+	for c := range clients {
+		cl := &http.Client{Transport: transports[c], Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		lat[c] = make([]time.Duration, 0, n/clients+1)
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || failed.Load() != nil {
+					return
+				}
+				req := mk(i)
+				t0 := time.Now()
+				resp, err := cl.Do(req)
+				if err != nil {
+					failed.CompareAndSwap(nil, err.Error())
+					return
+				}
+				if seen != nil {
+					seen(i, resp)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				lat[c] = append(lat[c], time.Since(t0))
+				if resp.StatusCode != want {
+					failed.CompareAndSwap(nil, req.Method+" "+req.URL.Path+": "+resp.Status+": "+string(body))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f != nil {
+		b.Fatal(f)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	o := outcome{n: n, elapsed: elapsed}
+	if len(all) > 0 {
+		o.p50, o.p99 = all[(len(all)-1)/2], all[(len(all)-1)*99/100]
+	}
+	return o
+}
+
+// report puts an outcome on the benchmark line.
+func report(b *testing.B, o outcome) {
+	b.ReportMetric(o.rate(), "req/s")
+	b.ReportMetric(float64(o.p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(o.p99.Microseconds())/1000, "p99-ms")
+}
+
+// memory is a process's memory as /proc reports it, in kB.
+type memory struct {
+	peakAnon int // the highest RssAnon seen while sampling
+	hwm      int // VmHWM: peak resident set, file-backed pages (bbolt's map) included
+}
+
+// sampleMemory polls /proc/pid/status until stop is called: the kernel keeps
+// a peak only for the whole resident set (VmHWM), not for its anonymous part.
+func sampleMemory(pid int) (stop func() memory) {
+	var mu sync.Mutex
+	var m memory
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	read := func() {
+		anon, hwm := procStatus(pid)
+		mu.Lock()
+		m.peakAnon = max(m.peakAnon, anon)
+		m.hwm = max(m.hwm, hwm)
+		mu.Unlock()
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			read()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() memory {
+		close(done)
+		<-finished
+		read()
+		mu.Lock()
+		defer mu.Unlock()
+		return m
+	}
+}
+
+func procStatus(pid int) (rssAnon, vmHWM int) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.Atoi(f[0])
+		switch k {
+		case "RssAnon":
+			rssAnon = n
+		case "VmHWM":
+			vmHWM = n
+		}
+	}
+	return rssAnon, vmHWM
+}
+
+func reportMemory(b *testing.B, m memory) {
+	b.ReportMetric(float64(m.peakAnon)/1024, "anon-peak-MB")
+	b.ReportMetric(float64(m.hwm)/1024, "hwm-MB")
+}
