@@ -15,22 +15,54 @@ import (
 	"time"
 )
 
-// outcome is one measured window.
+// outcome is one or more measured windows.
 type outcome struct {
-	n        int
-	elapsed  time.Duration
-	p50, p99 time.Duration
+	n       int
+	elapsed time.Duration
+	lat     []time.Duration
 }
 
 func (o outcome) rate() float64 { return float64(o.n) / o.elapsed.Seconds() }
 
-// drive sends n requests from clients concurrent clients, each with its own
-// keep-alive connection (a browser or a proxy worker each), and checks every
-// status. mk builds request i; seen, when set, gets every response (before
-// its body is drained).
-func drive(b *testing.B, clients, n int, mk func(i int) *http.Request, want int, seen func(i int, resp *http.Response)) outcome {
+func (o outcome) percentile(p int) time.Duration {
+	if len(o.lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(o.lat)
+	slices.Sort(s)
+	return s[(len(s)-1)*p/100]
+}
+
+func (o *outcome) add(w outcome) {
+	o.n += w.n
+	o.elapsed += w.elapsed
+	o.lat = append(o.lat, w.lat...)
+}
+
+// interleaved measures a target and its reference in alternating windows
+// (reference, target, reference, …) over requests [0, n) each, so both see
+// the same machine: on a shared 2-core host, load from elsewhere moves
+// absolute rates by 2–4× within a minute, and only a ratio measured this way
+// means anything. run(target, lo, hi) measures requests [lo, hi).
+func interleaved(n, windows int, run func(reference bool, lo, hi int) outcome) (target, reference outcome) {
+	windows = max(1, min(windows, n))
+	for w := range windows {
+		lo, hi := n*w/windows, n*(w+1)/windows
+		reference.add(run(true, lo, hi))
+		target.add(run(false, lo, hi))
+	}
+	return target, reference
+}
+
+// drive sends requests [lo, hi) from clients concurrent clients, each with
+// its own keep-alive connection (a browser or a proxy worker each), and
+// checks every status. mk builds request i; seen, when set, gets every
+// response (before its body is drained).
+func drive(b *testing.B, clients, lo, hi int, mk func(i int) *http.Request, want int, seen func(i int, resp *http.Response)) outcome {
 	b.Helper()
+	n := hi - lo
 	var next atomic.Int64
+	next.Store(int64(lo))
 	lat := make([][]time.Duration, clients)
 	var failed atomic.Value
 	var wg sync.WaitGroup
@@ -43,7 +75,6 @@ func drive(b *testing.B, clients, n int, mk func(i int) *http.Request, want int,
 			t.CloseIdleConnections()
 		}
 	}()
-	b.ResetTimer()
 	start := time.Now()
 	for c := range clients {
 		cl := &http.Client{Transport: transports[c], Timeout: 30 * time.Second,
@@ -52,7 +83,7 @@ func drive(b *testing.B, clients, n int, mk func(i int) *http.Request, want int,
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= n || failed.Load() != nil {
+				if i >= hi || failed.Load() != nil {
 					return
 				}
 				req := mk(i)
@@ -77,24 +108,22 @@ func drive(b *testing.B, clients, n int, mk func(i int) *http.Request, want int,
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	b.StopTimer()
 	if f := failed.Load(); f != nil {
 		b.Fatal(f)
 	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	o := outcome{n: n, elapsed: elapsed}
-	if len(all) > 0 {
-		o.p50, o.p99 = all[(len(all)-1)/2], all[(len(all)-1)*99/100]
-	}
-	return o
+	return outcome{n: n, elapsed: elapsed, lat: slices.Concat(lat...)}
 }
 
-// report puts an outcome on the benchmark line.
-func report(b *testing.B, o outcome) {
-	b.ReportMetric(o.rate(), "req/s")
-	b.ReportMetric(float64(o.p50.Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(o.p99.Microseconds())/1000, "p99-ms")
+// report puts a target's outcome, and its reference's when measured, on
+// the benchmark line.
+func report(b *testing.B, target, reference outcome) {
+	b.ReportMetric(target.rate(), "req/s")
+	b.ReportMetric(float64(target.percentile(50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(target.percentile(99).Microseconds())/1000, "p99-ms")
+	if reference.n > 0 {
+		b.ReportMetric(reference.rate(), "ref-req/s")
+		b.ReportMetric(target.rate()/reference.rate(), "ratio")
+	}
 }
 
 // memory is a process's memory as /proc reports it, in kB.

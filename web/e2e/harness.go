@@ -24,9 +24,14 @@ var (
 	buildErr  error
 )
 
-// Binary builds the gatehouse binary once per test process.
+// Binary builds the gatehouse binary once per test process. With
+// GATEHOUSE_E2E_BINARY set, that binary is used instead (e.g. to benchmark
+// an older release against the same load).
 func Binary(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("GATEHOUSE_E2E_BINARY"); p != "" {
+		return p
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gatehouse-e2e-bin-")
 		if err != nil {
