@@ -42,6 +42,7 @@ is set, the token-authenticated admin API on TCP. Stops cleanly on SIGINT/SIGTER
 			return err
 		}
 		log := newLogger(cfg.Log, os.Stderr)
+		tuneGC()
 		inst, err := openInstance(cfg, log)
 		if err != nil {
 			return err

@@ -106,8 +106,8 @@ func (s *Server) PublicHandler() (http.Handler, error) {
 	// The login step is the browser's: its errors follow the Accept rule.
 	signin.GET("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortSignInError), s.hmacLogin)
 	signin.POST("/sso/hmac/login", s.limitIP(app.CodeHMACRateLimited, s.abortSignInError), s.hmacLogin)
-	signin.GET("/auth/verify", s.verify)
-	signin.HEAD("/auth/verify", s.verify)
+	signin.GET(forwardAuthPath, s.verify)
+	signin.HEAD(forwardAuthPath, s.verify)
 	signin.GET("/session", s.session)
 	signin.POST("/logout", s.logout)
 	signin.GET("/", s.home)

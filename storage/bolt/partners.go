@@ -101,6 +101,16 @@ func getPartner(tx *bbolt.Tx, orgID, id string) (storage.Partner, error) {
 	return p, nil
 }
 
+// cachedPartner reads a partner (of any organization) through the decode
+// cache: the sign-in paths read the same few partners on every request.
+func (s *Store) cachedPartner(tx *bbolt.Tx, id []byte) (storage.Partner, error) {
+	raw := tx.Bucket(bktPartners).Get(id)
+	if raw == nil {
+		return storage.Partner{}, storage.ErrNotFound
+	}
+	return s.partnerCache.decode(id, raw, decodeJSON[storage.Partner])
+}
+
 // partnerActive is the sign-in write's check, read from the partner_active
 // index. A missing partner (or one of another organization) is not active.
 func partnerActive(tx *bbolt.Tx, orgID, id string) bool {
@@ -113,7 +123,10 @@ func (s *Store) GetPartner(ctx context.Context, orgID, id string) (storage.Partn
 	var p storage.Partner
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		p, err = getPartner(tx, orgID, id)
+		p, err = s.cachedPartner(tx, []byte(id))
+		if err == nil && p.OrgID != orgID {
+			err = storage.ErrNotFound
+		}
 		return err
 	})
 	if err != nil {
@@ -133,7 +146,9 @@ func (s *Store) GetPartnerByConsumerKey(ctx context.Context, consumerKey string)
 		if id == nil {
 			return storage.ErrNotFound
 		}
-		return getJSON(tx.Bucket(bktPartners), id, &p)
+		var err error
+		p, err = s.cachedPartner(tx, id)
+		return err
 	})
 	if err != nil {
 		return storage.Partner{}, fmt.Errorf("get partner by consumer key: %w", err)

@@ -30,7 +30,7 @@ func (s *Store) Revoke(ctx context.Context, w storage.RevokeWrite) (storage.Revo
 		if v := tx.Bucket(bktReplays).Get([]byte(w.Replay.Key)); v != nil && liveAt(v, w.Now) {
 			return nil, storage.ErrReplay
 		}
-		existing, err := userByEmail(tx, w.OrgID, w.Email)
+		existing, err := s.userByEmail(tx, w.OrgID, w.Email)
 		if err != nil {
 			return nil, err
 		}

@@ -58,7 +58,7 @@ func (s *Store) SignIn(ctx context.Context, w storage.SignInWrite) (storage.User
 				return nil, storage.ErrReplay
 			}
 		}
-		existing, err := userByEmail(tx, w.OrgID, w.Email)
+		existing, err := s.userByEmail(tx, w.OrgID, w.Email)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +182,9 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 		if v == nil {
 			return storage.ErrNotFound
 		}
-		return decSession(v, &sess)
+		var err error
+		sess, err = s.sessionCache.decode([]byte(id), v, decSession)
+		return err
 	})
 	if err != nil {
 		return storage.Session{}, fmt.Errorf("get session: %w", err)

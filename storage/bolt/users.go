@@ -66,17 +66,26 @@ func indexedUserID(v []byte) []byte {
 }
 
 // userByEmail reads the organization's user with email, or nil when there is none.
-func userByEmail(tx *bbolt.Tx, orgID, email string) (*storage.User, error) {
+func (s *Store) userByEmail(tx *bbolt.Tx, orgID, email string) (*storage.User, error) {
 	v := tx.Bucket(bktOrgUsers).Get(join(orgID, email))
 	if v == nil {
 		return nil, nil
 	}
 	id := indexedUserID(v)
-	var u storage.User
-	if err := getJSON(tx.Bucket(bktUsers), id, &u); err != nil {
+	u, err := s.getUser(tx, id)
+	if err != nil {
 		return nil, fmt.Errorf("user %q of email index: %w", id, err)
 	}
 	return &u, nil
+}
+
+// getUser reads one user through the decode cache.
+func (s *Store) getUser(tx *bbolt.Tx, id []byte) (storage.User, error) {
+	raw := tx.Bucket(bktUsers).Get(id)
+	if raw == nil {
+		return storage.User{}, storage.ErrNotFound
+	}
+	return s.userCache.decode(id, raw, decodeJSON[storage.User])
 }
 
 // countPartnerUsers counts the keys under a partner in partner_users: no
@@ -113,7 +122,9 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
 	var u storage.User
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		return getJSON(tx.Bucket(bktUsers), []byte(id), &u)
+		var err error
+		u, err = s.getUser(tx, []byte(id))
+		return err
 	})
 	if err != nil {
 		return storage.User{}, fmt.Errorf("get user %q: %w", id, err)
@@ -126,7 +137,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, orgID, email string) (storag
 	var u *storage.User
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		u, err = userByEmail(tx, orgID, email)
+		u, err = s.userByEmail(tx, orgID, email)
 		if err == nil && u == nil {
 			err = storage.ErrNotFound
 		}
