@@ -16,6 +16,10 @@ type jwtParts struct {
 	payload map[string]json.RawMessage
 	kid     string
 	hasKid  bool
+	// signingInput is "header.payload" exactly as sent, and signature the
+	// decoded third part: what RS256 verifies (RFC 7515 §5.2).
+	signingInput string
+	signature    []byte
 }
 
 var strictB64 = base64.RawURLEncoding.Strict()
@@ -61,7 +65,7 @@ func parseJWSShape(token string) (*jwtParts, *Error) {
 	if err != nil {
 		return nil, invalidToken("Malformed payload: " + err.Error() + ".")
 	}
-	return &jwtParts{header: header, payload: payload}, nil
+	return &jwtParts{header: header, payload: payload, signingInput: token[:len(h)+1+len(p)], signature: sb}, nil
 }
 
 // checkJWSHeader runs SPEC §4.1 step 3 and reads the kid.
