@@ -97,14 +97,14 @@ func BenchmarkProfile(b *testing.B) {
 		forms := w.tokens(b, b.N, freshEmails(b.N))
 		stop := profileWindow(b, "signin-first")
 		b.ResetTimer()
-		o := drive(b, 32, 0, b.N, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, nil)
+		o := drive(b, 0, 32, 0, b.N, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, nil)
 		b.StopTimer()
 		stop()
 		report(b, o, outcome{})
 	})
 	forms := w.tokens(b, returningUsers, func(i int) string { return fmt.Sprintf("fa%04d@bench.test", i) })
 	cookies := make([]string, returningUsers)
-	drive(b, 32, 0, returningUsers, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, func(i int, resp *http.Response) {
+	drive(b, 0, 32, 0, returningUsers, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, func(i int, resp *http.Response) {
 		for _, c := range resp.Cookies() {
 			if c.Name == srv.CookieName() {
 				cookies[i] = c.Value
@@ -114,7 +114,7 @@ func BenchmarkProfile(b *testing.B) {
 	b.Run("forward-auth/c32", func(b *testing.B) {
 		stop := profileWindow(b, "forward-auth")
 		b.ResetTimer()
-		o := drive(b, 32, 0, b.N, verifyRequest(base, cookies), http.StatusOK, nil)
+		o := drive(b, 0, 32, 0, b.N, verifyRequest(base, cookies), http.StatusOK, nil)
 		b.StopTimer()
 		stop()
 		report(b, o, outcome{})

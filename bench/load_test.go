@@ -20,6 +20,7 @@ type outcome struct {
 	n       int
 	elapsed time.Duration
 	lat     []time.Duration
+	cpu     time.Duration // CPU time the server process used for these requests
 }
 
 func (o outcome) rate() float64 { return float64(o.n) / o.elapsed.Seconds() }
@@ -37,6 +38,17 @@ func (o *outcome) add(w outcome) {
 	o.n += w.n
 	o.elapsed += w.elapsed
 	o.lat = append(o.lat, w.lat...)
+	o.cpu += w.cpu
+}
+
+// cpuPerRequest is the server's CPU time per request: unlike a rate, it
+// hardly moves with load from other processes on the machine, so it is the
+// steadier measure of what a request costs.
+func (o outcome) cpuPerRequest() time.Duration {
+	if o.n == 0 {
+		return 0
+	}
+	return o.cpu / time.Duration(o.n)
 }
 
 // interleaved measures a target and its reference in alternating windows
@@ -58,8 +70,9 @@ func interleaved(n, windows int, run func(reference bool, lo, hi int) outcome) (
 // its own keep-alive connection (a browser or a proxy worker each), and
 // checks every status. mk builds request i; seen, when set, gets every
 // response (before its body is drained).
-func drive(b *testing.B, clients, lo, hi int, mk func(i int) *http.Request, want int, seen func(i int, resp *http.Response)) outcome {
+func drive(b *testing.B, pid, clients, lo, hi int, mk func(i int) *http.Request, want int, seen func(i int, resp *http.Response)) outcome {
 	b.Helper()
+	cpu0 := processCPU(pid)
 	n := hi - lo
 	var next atomic.Int64
 	next.Store(int64(lo))
@@ -111,7 +124,29 @@ func drive(b *testing.B, clients, lo, hi int, mk func(i int) *http.Request, want
 	if f := failed.Load(); f != nil {
 		b.Fatal(f)
 	}
-	return outcome{n: n, elapsed: elapsed, lat: slices.Concat(lat...)}
+	return outcome{n: n, elapsed: elapsed, lat: slices.Concat(lat...), cpu: processCPU(pid) - cpu0}
+}
+
+// processCPU is the user + system CPU time of a whole process (every
+// thread), from /proc/<pid>/stat; 0 for pid 0.
+func processCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields after its ')' are fixed.
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
 
 // report puts a target's outcome, and its reference's when measured, on
@@ -120,9 +155,18 @@ func report(b *testing.B, target, reference outcome) {
 	b.ReportMetric(target.rate(), "req/s")
 	b.ReportMetric(float64(target.percentile(50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(target.percentile(99).Microseconds())/1000, "p99-ms")
+	if target.cpu > 0 {
+		b.ReportMetric(float64(target.cpuPerRequest().Nanoseconds())/1000, "cpu-µs/req")
+	}
 	if reference.n > 0 {
 		b.ReportMetric(reference.rate(), "ref-req/s")
 		b.ReportMetric(target.rate()/reference.rate(), "ratio")
+		if target.cpu > 0 && reference.cpu > 0 {
+			b.ReportMetric(float64(reference.cpuPerRequest().Nanoseconds())/1000, "ref-cpu-µs/req")
+			// What the rate ratio would be if both were bound by the server's
+			// CPU alone, as on a machine with nothing else running.
+			b.ReportMetric(float64(reference.cpuPerRequest())/float64(target.cpuPerRequest()), "cpu-ratio")
+		}
 	}
 }
 

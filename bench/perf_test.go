@@ -176,11 +176,11 @@ func BenchmarkSignIn(b *testing.B) {
 			stop := sampleMemory(w.srv.PID())
 			b.ResetTimer()
 			target, reference := interleaved(b.N, windows, func(isRef bool, lo, hi int) outcome {
-				mk := mkGH
+				mk, pid := mkGH, w.srv.PID()
 				if isRef {
-					mk = mkRef
+					mk, pid = mkRef, ref.PID()
 				}
-				return drive(b, clients, lo, hi, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, nil)
+				return drive(b, pid, clients, lo, hi, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, nil)
 			})
 			b.StopTimer()
 			reportMemory(b, stop())
@@ -190,16 +190,16 @@ func BenchmarkSignIn(b *testing.B) {
 	known := func(i int) string { return fmt.Sprintf("returning%04d@bench.test", i%returningUsers) }
 	b.Run("returning/c32", func(b *testing.B) {
 		setup := w.tokens(b, returningUsers, known)
-		drive(b, 32, 0, returningUsers, func(i int) *http.Request { return mkGH(setup[i]) }, http.StatusFound, nil)
+		drive(b, 0, 32, 0, returningUsers, func(i int) *http.Request { return mkGH(setup[i]) }, http.StatusFound, nil)
 		forms := w.tokens(b, b.N, known)
 		stop := sampleMemory(w.srv.PID())
 		b.ResetTimer()
 		target, reference := interleaved(b.N, windows, func(isRef bool, lo, hi int) outcome {
-			mk := mkGH
+			mk, pid := mkGH, w.srv.PID()
 			if isRef {
-				mk = mkRef
+				mk, pid = mkRef, ref.PID()
 			}
-			return drive(b, 32, lo, hi, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, nil)
+			return drive(b, pid, 32, lo, hi, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, nil)
 		})
 		b.StopTimer()
 		reportMemory(b, stop())
@@ -224,11 +224,11 @@ func BenchmarkForwardAuth(b *testing.B) {
 			stop := sampleMemory(w.srv.PID())
 			b.ResetTimer()
 			target, reference := interleaved(b.N, windows, func(isRef bool, lo, hi int) outcome {
-				base := w.srv.Base
+				base, pid := w.srv.Base, w.srv.PID()
 				if isRef {
-					base = ref.Base
+					base, pid = ref.Base, ref.PID()
 				}
-				return drive(b, clients, lo, hi, verifyRequest(base, cookies), http.StatusOK, nil)
+				return drive(b, pid, clients, lo, hi, verifyRequest(base, cookies), http.StatusOK, nil)
 			})
 			b.StopTimer()
 			reportMemory(b, stop())
@@ -250,7 +250,7 @@ func (w *world) sessions(b *testing.B, n int) []string {
 	forms := w.tokens(b, n, func(i int) string { return fmt.Sprintf("fa%07d@bench.test", i) })
 	cookies := make([]string, n)
 	mk := signInRequest(w.srv.Base)
-	drive(b, 32, 0, n, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, func(i int, resp *http.Response) {
+	drive(b, 0, 32, 0, n, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, func(i int, resp *http.Response) {
 		for _, c := range resp.Cookies() {
 			if c.Name == "gatehouse_session" {
 				cookies[i] = c.Value
