@@ -77,7 +77,7 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, orgID string, in 
 			return UserView{}, err
 		}
 	}
-	id, err := newID(s.rand, "usr_")
+	id, err := newTimeID(s.rand, "usr_", s.now())
 	if err != nil {
 		return UserView{}, err
 	}

@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
@@ -39,6 +41,22 @@ func randomBytes(r io.Reader, n int) ([]byte, error) {
 func newID(r io.Reader, prefix string) (string, error) {
 	b, err := randomBytes(r, 10)
 	if err != nil {
+		return "", err
+	}
+	return prefix + hex.EncodeToString(b), nil
+}
+
+// newTimeID returns prefix + 16 hex characters of the creation time (Unix
+// nanoseconds, big-endian) + 12 random hex characters (48 bits), e.g.
+// "usr_187d…". Such IDs sort by creation time, so a new record's key lands at
+// the end of its B+tree (and of the per-partner index under it) instead of
+// splitting a random page: two random pages fewer per first sign-in. The
+// time is no secret (created_at shows it); uniqueness needs the random part
+// only within one nanosecond, and the store refuses a duplicate ID anyway.
+func newTimeID(r io.Reader, prefix string, now time.Time) (string, error) {
+	b := make([]byte, 14)
+	binary.BigEndian.PutUint64(b, uint64(now.UnixNano()))
+	if _, err := io.ReadFull(r, b[8:]); err != nil {
 		return "", err
 	}
 	return prefix + hex.EncodeToString(b), nil

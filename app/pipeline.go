@@ -256,7 +256,7 @@ type SignInResult struct {
 // complete runs steps 11–13 in one atomic write and picks the redirect.
 func (s *Service) complete(ctx context.Context, a *Assertion, tenant storage.Tenant) (SignInResult, error) {
 	now := s.now()
-	userID, err := newID(s.rand, "usr_")
+	userID, err := newTimeID(s.rand, "usr_", now)
 	if err != nil {
 		return SignInResult{}, err
 	}
