@@ -10,13 +10,17 @@ import (
 
 // BenchmarkSignIn measures the sign-in write (replay marker, user, session,
 // key touch, audit event: one durable commit per answer) on the real server,
-// with group commit and with a transaction per sign-in, at several numbers
+// with pipelined group commit, with group commit one sign-in at a time and
+// with a transaction per sign-in, at several numbers
 // of concurrent callers on one Store. Emails cycle over 1000 users, so most
 // sign-ins update a user and the first of each creates it.
 //
 //	go test -run '^$' -bench SignIn -benchtime 5s ./storage/postgres
 func BenchmarkSignIn(b *testing.B) {
-	for _, m := range modes {
+	for _, m := range []struct {
+		name string
+		opts Options
+	}{{"GroupCommit", Options{}}, {"GroupOneByOne", Options{groupOneByOne: true}}, {"NoGroupCommit", Options{NoGroupCommit: true}}} {
 		for _, conc := range []int{1, 8, 32, 64} {
 			b.Run(fmt.Sprintf("%s/c%d", m.name, conc), func(b *testing.B) {
 				url := newDatabase(b)

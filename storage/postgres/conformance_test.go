@@ -50,12 +50,12 @@ func newDatabase(t testing.TB) string {
 }
 
 // TestConformance runs the shared suite against a real PostgreSQL server,
-// with group commit (production) and with a transaction per sign-in, so both
-// write paths are held to it. Each variant has a database of its own, emptied
+// with pipelined group commit (production), with its one-by-one fallback and
+// with a transaction per sign-in, so every write path is held to it. Each variant has a database of its own, emptied
 // before every subtest (the suite runs them one after another): creating and
 // dropping a database per subtest would cost a second each on this machine.
 func TestConformance(t *testing.T) {
-	for name, opts := range map[string]Options{"GroupCommit": {}, "NoGroupCommit": {NoGroupCommit: true}} {
+	for name, opts := range map[string]Options{"GroupCommit": {}, "GroupOneByOne": {groupOneByOne: true}, "NoGroupCommit": {NoGroupCommit: true}} {
 		t.Run(name, func(t *testing.T) {
 			url := newDatabase(t)
 			storagetest.Run(t, func(t *testing.T) storage.Store {

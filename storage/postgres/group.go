@@ -27,12 +27,13 @@ const groupWriters = 2
 // the commit's WAL flush are paid once per group instead of once per
 // sign-in. A sign-in is answered only after its group's COMMIT returned.
 type groupWriter struct {
-	s     *Store
-	size  int
-	mu    sync.RWMutex // held for reading while submitting, for writing by close
-	shut  bool
-	queue chan *groupRequest
-	done  sync.WaitGroup
+	s        *Store
+	size     int
+	oneByOne bool         // Options.groupOneByOne
+	mu       sync.RWMutex // held for reading while submitting, for writing by close
+	shut     bool
+	queue    chan *groupRequest
+	done     sync.WaitGroup
 }
 
 type groupRequest struct {
@@ -46,8 +47,8 @@ type groupResult struct {
 	err  error
 }
 
-func newGroupWriter(s *Store, size int) *groupWriter {
-	g := &groupWriter{s: s, size: size, queue: make(chan *groupRequest, size*groupWriters)}
+func newGroupWriter(s *Store, size int, oneByOne bool) *groupWriter {
+	g := &groupWriter{s: s, size: size, oneByOne: oneByOne, queue: make(chan *groupRequest, size*groupWriters)}
 	for range groupWriters {
 		g.done.Add(1)
 		go g.run()
@@ -127,6 +128,12 @@ func (g *groupWriter) commit(group []*groupRequest) {
 	defer cancel()
 	err := retryTx(ctx, func() error {
 		var err error
+		if !g.oneByOne {
+			results, err = g.writePipelined(ctx, live)
+			if !errors.Is(err, errOneByOne) {
+				return err
+			}
+		}
 		results, err = g.write(ctx, live)
 		return err
 	})

@@ -52,6 +52,10 @@ type Options struct {
 	NoGroupCommit bool
 	// GroupSize caps one group's sign-ins (0: DefaultGroupSize).
 	GroupSize int
+	// groupOneByOne writes a group's sign-ins one after the other, each in
+	// a savepoint, instead of pipelining them (the path a pipelined group
+	// falls back to); for the benchmark that compares the two.
+	groupOneByOne bool
 }
 
 // Store is a storage.Store on a PostgreSQL database that any number of
@@ -134,7 +138,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, classify(err)
 	}
 	if !opts.NoGroupCommit {
-		s.group = newGroupWriter(s, opts.GroupSize)
+		s.group = newGroupWriter(s, opts.GroupSize, opts.groupOneByOne)
 	}
 	return s, nil
 }

@@ -192,15 +192,8 @@ func writeSignIn(ctx context.Context, tx pgx.Tx, r *signIn, withAudit bool, prel
 	if err != nil {
 		return storage.User{}, nil, err // as is, per the contract
 	}
-	switch {
-	case u.ID == "":
-		return storage.User{}, nil, errors.New("provisioned user has no id")
-	case u.OrgID != w.OrgID:
-		return storage.User{}, nil, fmt.Errorf("provisioned user's organization %q differs from %q: %w", u.OrgID, w.OrgID, storage.ErrConflict)
-	case u.Email != w.Email:
-		return storage.User{}, nil, fmt.Errorf("provisioned email %q differs from %q: %w", u.Email, w.Email, storage.ErrConflict)
-	case existing != nil && u.ID != existing.ID:
-		return storage.User{}, nil, fmt.Errorf("provision changed user id %q to %q: %w", existing.ID, u.ID, storage.ErrConflict)
+	if err := checkProvisioned(w, existing, u); err != nil {
+		return storage.User{}, nil, err
 	}
 
 	userArgs, err := userArgs(u)
@@ -219,17 +212,9 @@ func writeSignIn(ctx context.Context, tx pgx.Tx, r *signIn, withAudit bool, prel
 	} else {
 		b.Queue(insertUserSQL+" ON CONFLICT DO NOTHING", userArgs...)
 	}
-	// The session is sent in the same round trip as the user's insert, so
-	// it is written only if the user row exists by then: when the insert
-	// met a concurrent sign-in's user (below), it writes nothing either.
-	b.Queue(`INSERT INTO sessions (id, user_id, org_id, partner_id, expires_at, data)
-		SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
-		ON CONFLICT (id) DO NOTHING`, sess.ID, sess.UserID, sess.OrgID, sess.PartnerID, sess.ExpiresAt.UTC(), sessData)
+	b.Queue(insertSessionSQL, sess.ID, sess.UserID, sess.OrgID, sess.PartnerID, sess.ExpiresAt.UTC(), sessData)
 	if t := w.TouchKey; t != nil {
-		// A deleted key matches no row: skipped, as the contract says. An
-		// older touch never moves last_used_at back.
-		b.Queue(`UPDATE keys SET last_used_at = $3 WHERE org_id = $1 AND kid = $2
-			AND (last_used_at IS NULL OR last_used_at < $3)`, t.OrgID, t.Kid, t.At.UTC())
+		b.Queue(touchKeySQL, t.OrgID, t.Kid, t.At.UTC())
 	}
 	appendAudit := withAudit && r.audit != nil
 	if appendAudit {
@@ -284,6 +269,34 @@ func writeSignIn(ctx context.Context, tx pgx.Tx, r *signIn, withAudit bool, prel
 		ev = &e
 	}
 	return u, ev, br.Close()
+}
+
+// insertSessionSQL writes the session only if its user row exists by then:
+// sent in the same round trip as the user's insert, it writes nothing when
+// that insert met a concurrent sign-in's user.
+const insertSessionSQL = `INSERT INTO sessions (id, user_id, org_id, partner_id, expires_at, data)
+	SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
+	ON CONFLICT (id) DO NOTHING`
+
+// touchKeySQL moves a key's last use. A deleted key matches no row: skipped,
+// as the contract says. An older touch never moves last_used_at back.
+const touchKeySQL = `UPDATE keys SET last_used_at = $3 WHERE org_id = $1 AND kid = $2
+	AND (last_used_at IS NULL OR last_used_at < $3)`
+
+// checkProvisioned refuses a provisioned user that would break the email
+// index or move the existing user to another id or organization.
+func checkProvisioned(w storage.SignInWrite, existing *storage.User, u storage.User) error {
+	switch {
+	case u.ID == "":
+		return errors.New("provisioned user has no id")
+	case u.OrgID != w.OrgID:
+		return fmt.Errorf("provisioned user's organization %q differs from %q: %w", u.OrgID, w.OrgID, storage.ErrConflict)
+	case u.Email != w.Email:
+		return fmt.Errorf("provisioned email %q differs from %q: %w", u.Email, w.Email, storage.ErrConflict)
+	case existing != nil && u.ID != existing.ID:
+		return fmt.Errorf("provision changed user id %q to %q: %w", existing.ID, u.ID, storage.ErrConflict)
+	}
+	return nil
 }
 
 // partnerLockKey names the advisory lock that serialises counting one
