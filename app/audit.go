@@ -19,10 +19,15 @@ type AuditList struct {
 
 // AuditFilter selects events of one organization.
 type AuditFilter struct {
-	Type   string // exact type, or a prefix ending in "." ("signin.")
-	Since  string // RFC 3339 time, or a duration back from now ("24h")
-	Limit  int
-	Cursor string
+	Type  string // exact type, or a prefix ending in "." ("signin.")
+	Since string // RFC 3339 time, or a duration back from now ("24h")
+	// RequestID finds the event of the answer a partner or user quotes;
+	// Email (any case) and PartnerID the events of one user or partner.
+	RequestID string
+	Email     string
+	PartnerID string
+	Limit     int
+	Cursor    string
 }
 
 // ListAudit pages through an organization's audit events (any actor of the
@@ -37,6 +42,14 @@ func (s *Service) ListAudit(ctx context.Context, actor Actor, orgID string, f Au
 	if len(f.Type) > 64 || hasControlOrSpace(f.Type) {
 		return AuditList{}, validation("type", "not an event type")
 	}
+	for _, p := range []struct {
+		name, value string
+		max         int
+	}{{"request_id", f.RequestID, 128}, {"email", f.Email, 320}, {"partner_id", f.PartnerID, 128}} {
+		if len(p.value) > p.max || hasControlOrSpace(p.value) {
+			return AuditList{}, validation(p.name, "at most %d characters, no spaces", p.max)
+		}
+	}
 	var since time.Time
 	if f.Since != "" {
 		if t, err := time.Parse(time.RFC3339, f.Since); err == nil {
@@ -47,7 +60,10 @@ func (s *Service) ListAudit(ctx context.Context, actor Actor, orgID string, f Au
 			return AuditList{}, validation("since", "must be an RFC 3339 time or a duration such as 24h")
 		}
 	}
-	events, next, err := s.store.ListAudit(ctx, storage.AuditQuery{OrgID: orgID, Type: f.Type, Since: since, Limit: f.Limit, Cursor: f.Cursor})
+	events, next, err := s.store.ListAudit(ctx, storage.AuditQuery{
+		OrgID: orgID, Type: f.Type, Since: since, RequestID: f.RequestID, Email: f.Email, PartnerID: f.PartnerID,
+		Limit: f.Limit, Cursor: f.Cursor,
+	})
 	if err != nil {
 		return AuditList{}, storeErr(err, "audit event")
 	}

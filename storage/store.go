@@ -110,11 +110,16 @@ type UserQuery struct {
 
 // AuditQuery selects audit events, newest first.
 type AuditQuery struct {
-	OrgID  string // empty: every organization
-	Type   string // exact type or prefix ending in "." (e.g. "signin.")
-	Since  time.Time
-	Limit  int
-	Cursor string
+	OrgID string // empty: every organization
+	Type  string // exact type or prefix ending in "." (e.g. "signin.")
+	Since time.Time
+	// RequestID, Email and PartnerID find the events of one answer, one user
+	// or one partner: exact matches (Email ignoring case, as emails compare).
+	RequestID string
+	Email     string
+	PartnerID string
+	Limit     int
+	Cursor    string
 }
 
 // Matches reports whether e passes the query's filters (not its paging):
@@ -131,6 +136,15 @@ func (q AuditQuery) Matches(e AuditEvent) bool {
 		} else if e.Type != q.Type {
 			return false
 		}
+	}
+	if q.RequestID != "" && e.RequestID != q.RequestID {
+		return false
+	}
+	if q.PartnerID != "" && e.PartnerID != q.PartnerID {
+		return false
+	}
+	if q.Email != "" && !strings.EqualFold(e.Email, q.Email) {
+		return false
 	}
 	return q.Since.IsZero() || !e.Time.Before(q.Since)
 }

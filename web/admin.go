@@ -92,6 +92,7 @@ func (s *Server) AdminHandler(auth AdminAuth) (http.Handler, error) {
 
 	api.POST("/rekey", s.rekey)
 	api.POST("/signing-keys/rotate", s.rotateSigningKey)
+	api.GET("/openapi.json", s.openAPI)
 	s.registerOps(api)
 	return r, nil
 }

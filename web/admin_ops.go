@@ -60,6 +60,7 @@ func (s *Server) listAudit(c *gin.Context) {
 	}
 	list, err := s.svc.ListAudit(c, actorOf(c), c.Param("org"), app.AuditFilter{
 		Type: c.Query("type"), Since: c.Query("since"), Limit: limit, Cursor: c.Query("cursor"),
+		RequestID: c.Query("request_id"), Email: c.Query("email"), PartnerID: c.Query("partner_id"),
 	})
 	s.respond(c, http.StatusOK, list, err)
 }

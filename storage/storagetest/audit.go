@@ -108,13 +108,18 @@ func testAppendAudit(t *testing.T, s storage.Store) {
 // auditLog is the shared input of the list tests: six events, one per minute.
 func auditLog() []storage.AuditEvent {
 	return []storage.AuditEvent{
-		event("e1", t0, "org-1", "signin.jwt"),
-		event("e2", t0.Add(1*time.Minute), "org-1", "signin.hmac"),
-		event("e3", t0.Add(2*time.Minute), "org-2", "signin.jwt"),
-		event("e4", t0.Add(3*time.Minute), "org-1", "partner.create"),
+		with(event("e1", t0, "org-1", "signin.jwt"), "req-1", "Ada@Example.com", "prt-a"),
+		with(event("e2", t0.Add(1*time.Minute), "org-1", "signin.hmac"), "req-2", "bob@example.com", "prt-b"),
+		with(event("e3", t0.Add(2*time.Minute), "org-2", "signin.jwt"), "req-3", "ada@example.com", "prt-c"),
+		with(event("e4", t0.Add(3*time.Minute), "org-1", "partner.create"), "req-4", "", "prt-a"),
 		event("e5", t0.Add(4*time.Minute), "org-1", "signinx.other"),
 		event("e6", t0.Add(5*time.Minute), "", "system.start"),
 	}
+}
+
+func with(e storage.AuditEvent, requestID, email, partnerID string) storage.AuditEvent {
+	e.RequestID, e.Email, e.PartnerID = requestID, email, partnerID
+	return e
 }
 
 func testListAudit(t *testing.T, s storage.Store) {
@@ -134,6 +139,14 @@ func testListAudit(t *testing.T, s storage.Store) {
 		{"since", storage.AuditQuery{Since: between}, []string{"e6", "e5", "e4", "e3"}},
 		{"org and since", storage.AuditQuery{OrgID: "org-1", Since: between}, []string{"e5", "e4"}},
 		{"unknown org", storage.AuditQuery{OrgID: "org-missing"}, nil},
+		{"request id", storage.AuditQuery{RequestID: "req-2"}, []string{"e2"}},
+		{"request id is exact", storage.AuditQuery{RequestID: "req-"}, nil},
+		{"email ignores case", storage.AuditQuery{Email: "ADA@example.com"}, []string{"e3", "e1"}},
+		{"email is not a substring", storage.AuditQuery{Email: "ada@example"}, nil},
+		{"email within org", storage.AuditQuery{OrgID: "org-1", Email: "ada@example.com"}, []string{"e1"}},
+		{"partner", storage.AuditQuery{PartnerID: "prt-a"}, []string{"e4", "e1"}},
+		{"partner and type", storage.AuditQuery{PartnerID: "prt-a", Type: "signin."}, []string{"e1"}},
+		{"request id of another partner", storage.AuditQuery{RequestID: "req-2", PartnerID: "prt-a"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Limit = 100

@@ -184,7 +184,7 @@ func (c *Client) DeleteUser(ctx context.Context, _ app.Actor, orgID, id string) 
 	return c.Do(ctx, http.MethodDelete, orgPath(orgID, "users", id), nil, nil)
 }
 
-// ListAudit is GET …/audit?type=&since=&limit=&cursor=.
+// ListAudit is GET …/audit?type=&since=&limit=&cursor=&request_id=&email=&partner_id=.
 func (c *Client) ListAudit(ctx context.Context, _ app.Actor, orgID string, f app.AuditFilter) (app.AuditList, error) {
 	v := url.Values{}
 	if f.Type != "" {
@@ -196,6 +196,11 @@ func (c *Client) ListAudit(ctx context.Context, _ app.Actor, orgID string, f app
 	v.Set("limit", strconv.Itoa(f.Limit))
 	if f.Cursor != "" {
 		v.Set("cursor", f.Cursor)
+	}
+	for name, value := range map[string]string{"request_id": f.RequestID, "email": f.Email, "partner_id": f.PartnerID} {
+		if value != "" {
+			v.Set(name, value)
+		}
 	}
 	var out app.AuditList
 	err := c.Do(ctx, http.MethodGet, orgPath(orgID, "audit")+"?"+v.Encode(), nil, &out)
