@@ -372,6 +372,8 @@ func TestOpenAPIAgainstRealAnswers(t *testing.T) {
 	call("GET", "/api/v1/audit/export", nil, 200)
 	call("GET", "/api/v1/backup", nil, 200)
 	call("POST", "/api/v1/rekey", nil, 200)
+	call("POST", "/api/v1/signing-keys/rotate", nil, 200)
+	call("GET", "/metrics", nil, 200)
 
 	call("DELETE", org+"/users/"+u["id"].(string), nil, 204)
 	call("DELETE", partner, nil, 204)
