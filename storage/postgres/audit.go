@@ -150,6 +150,16 @@ func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.
 	if !q.Since.IsZero() {
 		conds = append(conds, "time >= "+arg(q.Since.UTC()))
 	}
+	// The same filters as storage.AuditQuery.Matches (Email ignoring case).
+	if q.RequestID != "" {
+		conds = append(conds, "data->>'request_id' = "+arg(q.RequestID))
+	}
+	if q.PartnerID != "" {
+		conds = append(conds, "data->>'partner_id' = "+arg(q.PartnerID))
+	}
+	if q.Email != "" {
+		conds = append(conds, "lower(data->>'email') = lower("+arg(q.Email)+")")
+	}
 	sql := "SELECT data FROM audit"
 	if len(conds) > 0 {
 		sql += " WHERE " + strings.Join(conds, " AND ")
