@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 // newDatabase returns the URL of a fresh, migrated database for t.
 func newDatabase(t testing.TB) string {
 	t.Helper()
+	// Skip (or, under CI, fail) each test on its own when no server is
+	// configured: the template below is built once, so a skip inside it
+	// would leave every later test without one.
+	pgtest.ServerURL(t)
 	migratedOnce.Do(func() {
 		migrated = pgtest.NewTemplate(t, func(url string) error {
 			s, err := Open(context.Background(), url, Options{NoGroupCommit: true})
