@@ -23,7 +23,7 @@ func newAuditCmd() *cobra.Command {
 while a server runs, else straight from the database file.`,
 		`  gatehouse audit verify
   gatehouse audit export > audit.jsonl`)
-	cmd.AddCommand(newAuditVerifyCmd(), newAuditExportCmd())
+	cmd.AddCommand(newAuditVerifyCmd(), newAuditExportCmd(), newAuditListCmd())
 	return cmd
 }
 
