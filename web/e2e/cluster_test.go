@@ -113,6 +113,7 @@ func startBalancerListen(t *testing.T, listen string, nodes []*Server, signIn st
 		t.Fatal(err)
 	}
 	logs := func() string { b, _ := os.ReadFile(filepath.Join(dir, "error.log")); return string(b) }
+	balancerLog = logsFunc(logs)
 	if out, err := exec.Command(bin, "-t", "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", path).CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
 	}
@@ -328,3 +329,11 @@ func (p *tcpProxy) pipe(c *proxyConn, dst, src net.Conn) {
 		}
 	}
 }
+
+// logsFunc prints as the text it returns (for failure messages).
+type logsFunc func() string
+
+func (l logsFunc) String() string { return l() }
+
+// balancerLog is the last started balancer's error log.
+var balancerLog logsFunc = func() string { return "" }
