@@ -37,7 +37,9 @@ func TestClusterBrowserBehindNginx(t *testing.T) {
 	lbAddr := FreePort(t)
 	_, lbPort, _ := net.SplitHostPort(lbAddr)
 	public := "http://sso.gh.localhost:" + lbPort
-	c := startCluster(t, 2, "", public, "[session]\ncookie_domain = \"gh.localhost\"\n")
+	// Debug level: forward-auth checks log only there (at info they would
+	// bury everything else), and this test reads which node answered them.
+	c := startCluster(t, 2, "", public, "[session]\ncookie_domain = \"gh.localhost\"\n\n[log]\nlevel = \"debug\"\n")
 	a, b := c.nodes[0], c.nodes[1]
 	w := a.Seed()
 
