@@ -260,6 +260,22 @@ func TestAttacksAgainstBinary(t *testing.T) {
 				b, ts := body(), time.Now().Add(10*time.Minute).UTC().Format(time.RFC3339)
 				return post(w.ConsumerKey, ts, sign(ts, b), b)
 			}},
+			{"timestamp in year 9999", 401, "signature_expired", func() (int, string) {
+				b, ts := body(), "9999-12-31T23:59:59Z"
+				return post(w.ConsumerKey, ts, sign(ts, b), b)
+			}},
+			{"timestamp in year 1", 401, "signature_expired", func() (int, string) {
+				b, ts := body(), "0001-01-01T00:00:00Z"
+				return post(w.ConsumerKey, ts, sign(ts, b), b)
+			}},
+			{"comma fraction", 400, "validation_error", func() (int, string) {
+				b, ts := body(), time.Now().UTC().Format("2006-01-02T15:04:05")+",5Z"
+				return post(w.ConsumerKey, ts, sign(ts, b), b)
+			}},
+			{"offset +24:00", 400, "validation_error", func() (int, string) {
+				b, ts := body(), time.Now().UTC().Format("2006-01-02T15:04:05")+"+24:00"
+				return post(w.ConsumerKey, ts, sign(ts, b), b)
+			}},
 			{"replayed nonce", 401, "replayed_request", func() (int, string) {
 				b := body()
 				if st, out := post(w.ConsumerKey, now, sign(now, b), b); st != 200 {
@@ -274,12 +290,65 @@ func TestAttacksAgainstBinary(t *testing.T) {
 				t.Errorf("%s: %d %s, want %d %s", c.name, st, out, c.status, c.code)
 			}
 		}
+		// The login step: a JSON body is no token, a foreign Origin is refused
+		// once allowed_origins is set, and a person gets a page.
+		tokenOf := func() string {
+			b := body()
+			st, out := post(w.ConsumerKey, now, sign(now, b), b)
+			if st != 200 {
+				t.Fatalf("step 1: %d %s", st, out)
+			}
+			var r struct{ Token string }
+			json.Unmarshal([]byte(out), &r)
+			return r.Token
+		}
+		jsonReq, _ := http.NewRequest("POST", s.Base+"/sso/hmac/login", strings.NewReader(`{"token":"`+tokenOf()+`"}`))
+		jsonReq.Header.Set("Content-Type", "application/json")
+		if resp, err := s.Browser.Do(jsonReq); err != nil || resp.StatusCode != 401 || !strings.Contains(readAll(resp), "invalid_login_token") {
+			t.Errorf("login with a JSON body: %v %v", resp, err)
+		}
+		s.MustAPI("PATCH", "/api/v1/orgs/acme/partners/"+w.PartnerID, map[string]any{"allowed_origins": []string{"https://portal.example.test"}}, 200, nil)
+		lt := tokenOf()
+		originReq, _ := http.NewRequest("GET", s.Base+"/sso/hmac/login?token="+url.QueryEscape(lt), nil)
+		originReq.Header.Set("Origin", "https://evil.example")
+		originReq.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+		if resp, err := s.Browser.Do(originReq); err != nil || resp.StatusCode != 403 {
+			t.Errorf("login from a foreign Origin: %v %v", resp, err)
+		} else if page := readAll(resp); !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, "origin_not_allowed") {
+			t.Errorf("a browser refused at the login step gets %q: %.300s", resp.Header.Get("Content-Type"), page)
+		}
+		if resp, err := s.Browser.Get(s.Base + "/sso/hmac/login?token=" + url.QueryEscape(lt)); err != nil || resp.StatusCode != 401 {
+			t.Errorf("the refused login token must be spent: %v %v", resp, err)
+		}
+		s.MustAPI("PATCH", "/api/v1/orgs/acme/partners/"+w.PartnerID, map[string]any{"allowed_origins": nil}, 200, nil)
+
 		// Spoofed X-Forwarded-For from an untrusted peer: the partner only
 		// allows 203.0.113.7, the peer (127.0.0.1) claims to be it.
 		s.MustAPI("PATCH", "/api/v1/orgs/acme/partners/"+w.PartnerID, map[string]any{"allowed_source_ips": []string{"203.0.113.7"}}, 200, nil)
 		b = body()
 		if st, out := post(w.ConsumerKey, now, sign(now, b), b, "X-Forwarded-For", "203.0.113.7"); st != 403 || !strings.Contains(out, "source_ip_not_allowed") {
 			t.Errorf("spoofed X-Forwarded-For: %d %s", st, out)
+		}
+	})
+
+	t.Run("kid uploads", func(t *testing.T) {
+		pub, err := os.ReadFile(strings.TrimSuffix(w.KeyFile, ".key") + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := "/api/v1/orgs/acme/partners/" + w.PartnerID + "/keys"
+		for _, kid := range []string{"a/b", "../x", "k%2Fk", "..", strings.Repeat("k", 129)} {
+			if st, out := s.API("POST", path, map[string]any{"pem": string(pub), "kid": kid}); st != 400 || !strings.Contains(string(out), `"kid: `) {
+				t.Errorf("kid %q: %d %s", kid, st, out)
+			}
+		}
+		// The seeded key again, under a new kid or another partner: one owner.
+		var other struct{ ID string }
+		s.MustAPI("POST", "/api/v1/orgs/acme/partners", map[string]any{"name": "Second portal"}, 201, &other)
+		for _, p := range []string{path, "/api/v1/orgs/acme/partners/" + other.ID + "/keys"} {
+			if st, out := s.API("POST", p, map[string]any{"pem": string(pub), "kid": "same-key-new-kid"}); st != 409 || !strings.Contains(string(out), "conflict") {
+				t.Errorf("the same public key again at %s: %d %s", p, st, out)
+			}
 		}
 	})
 
