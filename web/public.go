@@ -115,25 +115,36 @@ func (s *Server) finishSignIn(c *gin.Context, res app.SignInResult) {
 }
 
 func (s *Server) hmacToken(c *gin.Context) {
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if mt != "" && mt != "application/json" {
-		s.abortError(c, &app.Error{Code: app.CodeValidation, Message: "Content-Type must be application/json"})
+	req, ok := s.hmacRequest(c)
+	if !ok {
 		return
 	}
-	body, err := s.readBody(c)
-	if err != nil {
-		s.abortError(c, err)
-		return
-	}
-	resp, err := s.svc.IssueHMACLoginToken(c, app.HMACTokenRequest{
-		ConsumerKey: c.GetHeader("X-Consumer-Key"), Timestamp: c.GetHeader("X-Timestamp"), Signature: c.GetHeader("X-Signature"),
-		Body: body, ClientIP: c.ClientIP(), RequestID: requestID(c),
-	})
+	resp, err := s.svc.IssueHMACLoginToken(c, req)
 	if err != nil {
 		s.abortError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// hmacRequest reads what every signed server-to-server HMAC call carries
+// (/sso/hmac/token and /sso/hmac/revoke): a JSON body and the three headers.
+// On false the error answer has been written.
+func (s *Server) hmacRequest(c *gin.Context) (app.HMACTokenRequest, bool) {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt != "" && mt != "application/json" {
+		s.abortError(c, &app.Error{Code: app.CodeValidation, Message: "Content-Type must be application/json"})
+		return app.HMACTokenRequest{}, false
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		s.abortError(c, err)
+		return app.HMACTokenRequest{}, false
+	}
+	return app.HMACTokenRequest{
+		ConsumerKey: c.GetHeader("X-Consumer-Key"), Timestamp: c.GetHeader("X-Timestamp"), Signature: c.GetHeader("X-Signature"),
+		Body: body, ClientIP: c.ClientIP(), RequestID: requestID(c),
+	}, true
 }
 
 // hmacLogin is §4.3 step 2, opened by a person's browser: its errors follow

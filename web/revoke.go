@@ -1,7 +1,6 @@
 package web
 
 import (
-	"mime"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -32,20 +31,11 @@ func (s *Server) jwtRevoke(c *gin.Context) {
 // hmacRevoke is POST /sso/hmac/revoke: the headers and signature of
 // /sso/hmac/token over a {"email","action","nonce"} body.
 func (s *Server) hmacRevoke(c *gin.Context) {
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if mt != "" && mt != "application/json" {
-		s.abortError(c, &app.Error{Code: app.CodeValidation, Message: "Content-Type must be application/json"})
+	req, ok := s.hmacRequest(c)
+	if !ok {
 		return
 	}
-	body, err := s.readBody(c)
-	if err != nil {
-		s.abortError(c, err)
-		return
-	}
-	res, err := s.svc.RevokeHMAC(c, app.HMACTokenRequest{
-		ConsumerKey: c.GetHeader("X-Consumer-Key"), Timestamp: c.GetHeader("X-Timestamp"), Signature: c.GetHeader("X-Signature"),
-		Body: body, ClientIP: c.ClientIP(), RequestID: requestID(c),
-	})
+	res, err := s.svc.RevokeHMAC(c, req)
 	if err != nil {
 		s.abortError(c, err)
 		return
