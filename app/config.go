@@ -17,6 +17,7 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+	gotoml "github.com/pelletier/go-toml/v2"
 )
 
 // Config is the whole configuration (SPEC §3). Defaults() holds every default;
@@ -115,7 +116,18 @@ type AuditConfig struct {
 type LogConfig struct {
 	Level  string
 	Format string
+	// ForwardAuthLevel is the level of /auth/verify request lines that are
+	// answered 2xx–4xx (debug, info or off): a proxy calls it on every page
+	// load, so at info they would bury the sign-ins. Its 5xx stay at info.
+	ForwardAuthLevel string
 }
+
+// Forward-auth log levels (log.forward_auth_level); "off" drops those lines.
+const (
+	ForwardAuthLogDebug = "debug"
+	ForwardAuthLogInfo  = "info"
+	ForwardAuthLogOff   = "off"
+)
 
 // Defaults returns the embedded defaults: running with no config file uses exactly these.
 func Defaults() Config {
@@ -128,7 +140,7 @@ func Defaults() Config {
 		Session:   SessionConfig{TTL: 8 * time.Hour, CookieName: "gatehouse_session", Secure: "auto", Assertion: true, AssertionTTL: 60 * time.Second},
 		RateLimit: RateLimitConfig{SigninPerIP: 300},
 		Audit:     AuditConfig{Retention: 2160 * time.Hour},
-		Log:       LogConfig{Level: "info", Format: "text"},
+		Log:       LogConfig{Level: "info", Format: "text", ForwardAuthLevel: ForwardAuthLogDebug},
 	}
 }
 
@@ -193,7 +205,7 @@ var configKeys = map[string]keyKind{
 	"session.secure": kindString, "session.assertion": kindBool, "session.assertion_ttl": kindDuration,
 	"ratelimit.signin_per_ip": kindInt, "ratelimit.signin_per_partner": kindInt,
 	"audit.retention": kindDuration,
-	"log.level":       kindString, "log.format": kindString,
+	"log.level":       kindString, "log.format": kindString, "log.forward_auth_level": kindString,
 }
 
 const encryptionKeysPrefix = "crypto.encryption_keys"
@@ -205,6 +217,13 @@ func LoadConfig(path string, environ []string) (Config, error) {
 	k := koanf.New(".")
 	if path != "" {
 		if err := k.Load(file.Provider(path), toml.Parser()); err != nil {
+			// go-toml/v2 knows where the file stops parsing: say it as
+			// file:line:column, as compilers do, so an editor can jump there.
+			var de *gotoml.DecodeError
+			if errors.As(err, &de) {
+				line, col := de.Position()
+				return Config{}, fmt.Errorf("config %s:%d:%d: %s", path, line, col, oneLine(err.Error()))
+			}
 			return Config{}, fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
 		}
 	}
@@ -362,6 +381,8 @@ func (c *Config) set(key string, raw any) error {
 		c.Log.Level = str
 	case "log.format":
 		c.Log.Format = str
+	case "log.forward_auth_level":
+		c.Log.ForwardAuthLevel = str
 	}
 	return nil
 }
@@ -456,8 +477,8 @@ func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) error {
 		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
 	}
-	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
-		return bad("server.listen", "%q is not host:port", c.Server.Listen)
+	if err := checkListen(c.Server.Listen); err != nil {
+		return bad("server.listen", "%q %v", c.Server.Listen, err)
 	}
 	if c.Server.PublicURL != "" {
 		u, err := url.Parse(c.Server.PublicURL)
@@ -477,8 +498,8 @@ func (c Config) Validate() error {
 		return bad("server.tls_cert", "tls_cert and tls_key must be set together")
 	}
 	if c.Server.MetricsListen != "" {
-		if _, _, err := net.SplitHostPort(c.Server.MetricsListen); err != nil {
-			return bad("server.metrics_listen", "%q is not host:port", c.Server.MetricsListen)
+		if err := checkListen(c.Server.MetricsListen); err != nil {
+			return bad("server.metrics_listen", "%q %v", c.Server.MetricsListen, err)
 		}
 		if c.Server.MetricsListen == c.Server.Listen {
 			return bad("server.metrics_listen", "must differ from server.listen: the public listener serves no metrics")
@@ -491,8 +512,8 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.Admin.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
-			return bad("admin.listen", "%q is not host:port", c.Admin.Listen)
+		if err := checkListen(c.Admin.Listen); err != nil {
+			return bad("admin.listen", "%q %v", c.Admin.Listen, err)
 		}
 	}
 	for name, d := range map[string]time.Duration{
@@ -547,7 +568,56 @@ func (c Config) Validate() error {
 	default:
 		return bad("log.format", "must be text or json")
 	}
+	switch c.Log.ForwardAuthLevel {
+	case ForwardAuthLogDebug, ForwardAuthLogInfo, ForwardAuthLogOff:
+	default:
+		return bad("log.forward_auth_level", "%q must be debug, info or off", c.Log.ForwardAuthLevel)
+	}
 	return nil
+}
+
+// checkListen checks a TCP listen address while the config is read, so a
+// typo stops start-up before the data directory, key file or database is
+// created: host:port, the host empty (every interface), an IP or a DNS
+// name, the port a number from 0 (any free port) to 65535.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("is not host:port")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q must be a number from 0 to 65535", port)
+	}
+	if host == "" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostname(host) {
+		return fmt.Errorf("host %q is not an IP address or host name", host)
+	}
+	return nil
+}
+
+// validHostname reports whether s is a DNS name: dot-separated labels of
+// 1–63 letters, digits and inner hyphens, 253 characters in all.
+func validHostname(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			ch := label[i]
+			if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parseIPOrPrefix strictly parses "192.0.2.1", "2001:db8::1" or a CIDR.

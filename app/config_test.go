@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -92,6 +93,15 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad listen", "[server]\nlisten = \"nope\"\n", nil, "server.listen"},
 		{"bad public url", "[server]\npublic_url = \"ftp://x\"\n", nil, "server.public_url"},
 		{"bad metrics listen", "[server]\nmetrics_listen = \"9464\"\n", nil, "server.metrics_listen"},
+		{"listen port above 65535", "[server]\nlisten = \"127.0.0.1:80800\"\n", nil, "server.listen"},
+		{"listen port by name", "[server]\nlisten = \"127.0.0.1:http\"\n", nil, "server.listen"},
+		{"listen negative port", "[server]\nlisten = \"127.0.0.1:-1\"\n", nil, "server.listen"},
+		{"listen host with a space", "[server]\nlisten = \"exa mple:80\"\n", nil, "server.listen"},
+		{"metrics port out of range", "", []string{"GATEHOUSE_SERVER__METRICS_LISTEN=127.0.0.1:70000"}, "server.metrics_listen"},
+		{"admin listen without port", "[admin]\nlisten = \"127.0.0.1\"\n", nil, "admin.listen"},
+		{"admin listen port out of range", "[admin]\nlisten = \"127.0.0.1:65536\"\n", nil, "admin.listen"},
+		{"bad forward-auth level", "[log]\nforward_auth_level = \"warn\"\n", nil, "log.forward_auth_level"},
+		{"forward-auth level from env", "", []string{"GATEHOUSE_LOG__FORWARD_AUTH_LEVEL=loud"}, "log.forward_auth_level"},
 		{"metrics on the public listener", "[server]\nmetrics_listen = \"127.0.0.1:8080\"\n", nil, "server.metrics_listen"},
 		{"tls half set", "[server]\ntls_cert = \"a.pem\"\n", nil, "server.tls_cert"},
 		{"bad secure", "[session]\nsecure = \"yes\"\n", nil, "session.secure"},
@@ -131,6 +141,66 @@ func TestConfigFileErrors(t *testing.T) {
 	_, err := LoadConfig(p, nil)
 	if err == nil || strings.Contains(err.Error(), "\n") {
 		t.Errorf("malformed TOML: %v", err)
+	}
+}
+
+// TestConfigTOMLErrorPosition: a TOML syntax error names the file, the
+// line and the column where parsing stopped, on one line.
+func TestConfigTOMLErrorPosition(t *testing.T) {
+	cases := []struct {
+		name, body string
+		line, col  int
+	}{
+		{"two values on a line", "[server]\nlisten = \"127.0.0.1:8080\"\n\n[session]\nttl = \"8h\" \"x\"\n", 5, 12},
+		{"unclosed table header", "# comment\n[server\nlisten = \"x\"\n", 2, 8},
+		{"bad escape in a string", "[log]\nlevel = \"in\\qfo\"\n", 2, 13},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeTOML(t, tc.body)
+			_, err := LoadConfig(p, nil)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			msg := err.Error()
+			if want := fmt.Sprintf("config %s:%d:%d: toml: ", p, tc.line, tc.col); !strings.HasPrefix(msg, want) {
+				t.Errorf("error %q, want it to start with %q", msg, want)
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+		})
+	}
+	// go-toml reports a duplicate key without a position; the key and the
+	// file are named instead.
+	p := writeTOML(t, "[log]\nlevel = \"info\"\nlevel = \"debug\"\n")
+	if _, err := LoadConfig(p, nil); err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "level") {
+		t.Errorf("duplicate key: %v", err)
+	}
+}
+
+// TestListenAddressesAccepted: every form net.Listen takes for a TCP
+// address with a numeric port passes validation.
+func TestListenAddressesAccepted(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:8080", ":8080", "0.0.0.0:0", "[::1]:65535", "[::]:443", "localhost:9000", "sso.example.com.:80", "[fe80::1%eth0]:8080"} {
+		env := []string{"GATEHOUSE_SERVER__LISTEN=" + addr, "GATEHOUSE_ADMIN__LISTEN=" + addr, "GATEHOUSE_SERVER__METRICS_LISTEN=127.0.0.2:9464"}
+		if _, err := LoadConfig("", env); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+}
+
+// TestForwardAuthLevelValues: every documented value of
+// log.forward_auth_level loads; debug is the default.
+func TestForwardAuthLevelValues(t *testing.T) {
+	if got := Defaults().Log.ForwardAuthLevel; got != ForwardAuthLogDebug {
+		t.Errorf("default forward_auth_level %q, want debug", got)
+	}
+	for _, v := range []string{ForwardAuthLogDebug, ForwardAuthLogInfo, ForwardAuthLogOff} {
+		cfg, err := LoadConfig(writeTOML(t, "[log]\nforward_auth_level = \""+v+"\"\n"), nil)
+		if err != nil || cfg.Log.ForwardAuthLevel != v {
+			t.Errorf("%s: %+v %v", v, cfg.Log, err)
+		}
 	}
 }
 
