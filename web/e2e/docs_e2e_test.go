@@ -4,7 +4,7 @@ package e2e
 //
 // Convention (README "Shell examples in the docs" says the same):
 //
-//   - A ```sh block in README.md or docs/*.md is run. Each file's blocks run
+//   - A ```sh block in a Markdown file at the top or under docs/ is run. Each file's blocks run
 //     in order, as one bash script under `set -Eeuo pipefail`, the way a reader
 //     pastes them into one terminal: a variable or file one block makes is
 //     there for the next.
@@ -31,6 +31,8 @@ package e2e
 //   - for the files in seededDocs, the organization that file's examples
 //     administer: org acme, tenants t1 and t2, partner "Portal" with the RSA
 //     key ./partner.key (Server.Seed).
+//
+// GATEHOUSE_DOCS_TRACE=1 traces every command with its time (set -x).
 //
 // Examples in docs/examples are run by their own tests (TestPartnerExamples,
 // TestRevocationExamples, TestAssertionExamples, TestJWKSPartnerEndToEnd,
@@ -116,18 +118,35 @@ func markdownBlocks(path, rel string) ([]docBlock, error) {
 	return blocks, nil
 }
 
-// docFiles are README.md and docs/*.md, relative to root.
+// docFiles are the repository's Markdown files: the top level's and every
+// one under docs/, relative to root.
 func docFiles(t *testing.T, root string) []string {
 	t.Helper()
-	files := []string{"README.md"}
-	more, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files, err := filepath.Glob(filepath.Join(root, "*.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range more {
-		files = append(files, filepath.Join("docs", filepath.Base(m)))
+	err = filepath.WalkDir(filepath.Join(root, "docs"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "node_modules" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".md") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(files[1:])
+	for i, f := range files {
+		if files[i], err = filepath.Rel(root, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Strings(files)
 	return files
 }
 
@@ -154,8 +173,8 @@ func e2eTestNames(t *testing.T) map[string]bool {
 	return names
 }
 
-// TestDocsShellBlocks runs every ```sh block of README.md and docs/*.md
-// against the built binary (see the convention at the top of this file) and
+// TestDocsShellBlocks runs every ```sh block of README.md, SECURITY.md and
+// docs/**/*.md against the built binary (see the convention at the top of this file) and
 // holds every ```shell block to its stated reason.
 func TestDocsShellBlocks(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq", "openssl", "xxd"} {
