@@ -27,7 +27,8 @@ package e2e
 //     data directory is ./data, so its admin socket is ./data/admin.sock and
 //     every `gatehouse` command finds it with no flags. It listens on free
 //     ports, exported as GATEHOUSE_URL (public) and GATEHOUSE_ADMIN_URL
-//     (admin.listen, for admin tokens);
+//     (admin.listen, for admin tokens); the docs write
+//     ${GATEHOUSE_URL:-http://127.0.0.1:8080}, so a reader gets the defaults;
 //   - for the files in seededDocs, the organization that file's examples
 //     administer: org acme, tenants t1 and t2, partner "Portal" with the RSA
 //     key ./partner.key (Server.Seed).
