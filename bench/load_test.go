@@ -243,3 +243,39 @@ func reportMemory(b *testing.B, m memory) {
 	b.ReportMetric(float64(m.peakAnon)/1024, "anon-peak-MB")
 	b.ReportMetric(float64(m.hwm)/1024, "hwm-MB")
 }
+
+// commits reads the server's store-commit counters from its metrics (admin
+// socket): how many commits and how many write requests they carried.
+func commits(b *testing.B, w *world) (count, requests float64) {
+	b.Helper()
+	code, body := w.srv.API("GET", "/metrics", nil)
+	if code != http.StatusOK {
+		b.Fatalf("metrics: status %d", code)
+	}
+	for line := range strings.Lines(string(body)) {
+		name, val, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "gatehouse_store_commit_requests_count":
+			count = v
+		case "gatehouse_store_commit_requests_sum":
+			requests = v
+		}
+	}
+	return count, requests
+}
+
+// reportGroups puts the mean group-commit size since (count0, requests0) on
+// the benchmark line: each commit costs its fsyncs whatever its size.
+func reportGroups(b *testing.B, w *world, count0, requests0 float64) {
+	count, requests := commits(b, w)
+	if count > count0 {
+		b.ReportMetric((requests-requests0)/(count-count0), "writes/commit")
+	}
+}

@@ -173,6 +173,7 @@ func BenchmarkSignIn(b *testing.B) {
 	for _, clients := range []int{32, 64} {
 		b.Run(fmt.Sprintf("first/c%d", clients), func(b *testing.B) {
 			forms := w.tokens(b, b.N, freshEmails(b.N))
+			c0, r0 := commits(b, w)
 			stop := sampleMemory(w.srv.PID())
 			b.ResetTimer()
 			target, reference := interleaved(b.N, windows, func(isRef bool, lo, hi int) outcome {
@@ -185,6 +186,7 @@ func BenchmarkSignIn(b *testing.B) {
 			b.StopTimer()
 			reportMemory(b, stop())
 			report(b, target, reference)
+			reportGroups(b, w, c0, r0)
 		})
 	}
 	known := func(i int) string { return fmt.Sprintf("returning%04d@bench.test", i%returningUsers) }
@@ -192,6 +194,7 @@ func BenchmarkSignIn(b *testing.B) {
 		setup := w.tokens(b, returningUsers, known)
 		drive(b, 0, 32, 0, returningUsers, func(i int) *http.Request { return mkGH(setup[i]) }, http.StatusFound, nil)
 		forms := w.tokens(b, b.N, known)
+		c0, r0 := commits(b, w)
 		stop := sampleMemory(w.srv.PID())
 		b.ResetTimer()
 		target, reference := interleaved(b.N, windows, func(isRef bool, lo, hi int) outcome {
@@ -204,6 +207,7 @@ func BenchmarkSignIn(b *testing.B) {
 		b.StopTimer()
 		reportMemory(b, stop())
 		report(b, target, reference)
+		reportGroups(b, w, c0, r0)
 	})
 }
 

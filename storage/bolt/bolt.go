@@ -112,6 +112,7 @@ type Store struct {
 	userCache    *decodeCache[storage.User]
 	sessionCache *decodeCache[storage.Session]
 	partnerCache *decodeCache[storage.Partner]
+	tenantCache  *decodeCache[storage.Tenant]
 }
 
 // Decode cache sizes: the sessions and users of the pages being browsed
@@ -120,6 +121,7 @@ const (
 	userCacheSize    = 8192
 	sessionCacheSize = 8192
 	partnerCacheSize = 1024
+	tenantCacheSize  = 1024
 )
 
 var _ storage.Store = (*Store)(nil)
@@ -187,6 +189,7 @@ func Open(path string, opts Options) (*Store, error) {
 		userCache:    newDecodeCache[storage.User](userCacheSize, nil),
 		sessionCache: newDecodeCache[storage.Session](sessionCacheSize, nil),
 		partnerCache: newDecodeCache(partnerCacheSize, clonePartner),
+		tenantCache:  newDecodeCache(tenantCacheSize, cloneTenant),
 	}
 	if !s.noGroup {
 		s.reqs = make(chan *request, 1024)

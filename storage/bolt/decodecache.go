@@ -93,6 +93,11 @@ func clonePartner(p storage.Partner) storage.Partner {
 	return p
 }
 
+func cloneTenant(t storage.Tenant) storage.Tenant {
+	t.AllowedReturnURLs = cloneList(t.AllowedReturnURLs)
+	return t
+}
+
 // cloneList keeps the nil / empty distinction the policies depend on.
 func cloneList(l []string) []string {
 	if l == nil {

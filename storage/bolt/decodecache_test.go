@@ -29,6 +29,9 @@ func TestDecodeCacheNeverStale(t *testing.T) {
 		if _, err := s.GetPartner(ctx, "o1", "p1"); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := s.GetTenant(ctx, "o1", "t1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// A change is seen at once.
@@ -64,6 +67,25 @@ func TestDecodeCacheNeverStale(t *testing.T) {
 	p.AllowedTenants[0] = "mutated"
 	if got, _ := s.GetPartner(ctx, "o1", "p1"); got.AllowedTenants[0] != "t1" {
 		t.Errorf("a caller's change reached the cache: %v", got.AllowedTenants)
+	}
+
+	// A tenant's new redirect and return URLs are seen at once, and the
+	// caller's copy is its own.
+	_, err = s.UpdateTenant(ctx, "o1", "t1", func(tn storage.Tenant) (storage.Tenant, error) {
+		tn.RedirectURL, tn.AllowedReturnURLs = "https://new.example/", []string{"https://new.example/"}
+		return tn, nil
+	})
+	mustNil(t, err)
+	tn, err := s.GetTenant(ctx, "o1", "t1")
+	if err != nil || tn.RedirectURL != "https://new.example/" || len(tn.AllowedReturnURLs) != 1 {
+		t.Fatalf("tenant after a change: %+v, %v", tn, err)
+	}
+	tn.AllowedReturnURLs[0] = "mutated"
+	if got, _ := s.GetTenant(ctx, "o1", "t1"); got.AllowedReturnURLs[0] != "https://new.example/" {
+		t.Errorf("a caller's change reached the tenant cache: %v", got.AllowedReturnURLs)
+	}
+	if _, err := s.GetTenant(ctx, "o2", "t1"); err == nil {
+		t.Error("tenant t1 of o1 found in o2")
 	}
 
 	// Revocation is at once.

@@ -80,7 +80,15 @@ func (s *Store) CreateTenant(ctx context.Context, t storage.Tenant) error {
 func (s *Store) GetTenant(ctx context.Context, orgID, id string) (storage.Tenant, error) {
 	var t storage.Tenant
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		return getJSON(tx.Bucket(bktTenants), join(orgID, id), &t)
+		// Every sign-in reads its tenant: decoded once per stored value.
+		key := join(orgID, id)
+		raw := tx.Bucket(bktTenants).Get(key)
+		if raw == nil {
+			return storage.ErrNotFound
+		}
+		var err error
+		t, err = s.tenantCache.decode(key, raw, decodeJSON[storage.Tenant])
+		return err
 	})
 	if err != nil {
 		return storage.Tenant{}, fmt.Errorf("get tenant %q: %w", id, err)
