@@ -170,6 +170,20 @@ func report(b *testing.B, target, reference outcome) {
 	}
 }
 
+// reportAgainst reports a target measured against a baseline of the same
+// server kind (BenchmarkScale: a large database against an empty one).
+func reportAgainst(b *testing.B, target, base outcome, name string) {
+	b.ReportMetric(target.rate(), "req/s")
+	b.ReportMetric(float64(target.percentile(99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(base.rate(), name+"-req/s")
+	b.ReportMetric(target.rate()/base.rate(), "vs-"+name)
+	if target.cpu > 0 && base.cpu > 0 {
+		b.ReportMetric(float64(target.cpuPerRequest().Nanoseconds())/1000, "cpu-µs/req")
+		b.ReportMetric(float64(base.cpuPerRequest().Nanoseconds())/1000, name+"-cpu-µs/req")
+		b.ReportMetric(float64(base.cpuPerRequest())/float64(target.cpuPerRequest()), "cpu-vs-"+name)
+	}
+}
+
 // memory is a process's memory as /proc reports it, in kB.
 type memory struct {
 	peakAnon int // the highest RssAnon seen while sampling

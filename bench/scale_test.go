@@ -26,13 +26,16 @@ import (
 // BenchmarkScale puts in the database before measuring; unset, it is skipped.
 const scaleUsersEnv = "GATEHOUSE_BENCH_USERS"
 
-// BenchmarkScale is BenchmarkSignIn's first sign-ins and BenchmarkForwardAuth
-// over a database that already holds GATEHOUSE_BENCH_USERS users and as many
-// live sessions, written straight through the store (not over HTTP) before
-// the server starts. Compare its req/s and cpu-µs/req with the empty
-// database's; it also reports the file's size per user.
+// BenchmarkScale measures the cost of data: two `gatehouse serve` processes
+// side by side, one on a database that already holds GATEHOUSE_BENCH_USERS
+// users and as many live sessions (written straight through the store, not
+// over HTTP, before it starts), one on an empty database, driven in
+// alternating windows of the same run. vs-empty is the large database's
+// rate over the empty one's (cpu-vs-empty the same by server CPU per
+// request); db-bytes/user is the file's size per generated user. The c64
+// lines give the large server's anonymous memory at 64 clients.
 //
-//	GATEHOUSE_BENCH_USERS=1000000 go test -run '^$' -bench Scale -benchtime 6000x -timeout 60m ./bench
+//	GATEHOUSE_BENCH_USERS=1000000 go test -run '^$' -bench Scale -benchtime 6000x -timeout 120m ./bench
 func BenchmarkScale(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv(scaleUsersEnv))
 	if n <= 0 {
@@ -43,48 +46,47 @@ func BenchmarkScale(b *testing.B) {
 	}
 	var cookies []string
 	var dbBytes int64
-	w := startWorld(b, func(dataDir string) {
+	large := startWorld(b, func(dataDir string) {
 		start := time.Now()
 		cookies, dbBytes = generateUsers(b, dataDir, n, publicPEM(b, benchKey(b)))
 		b.Logf("generated %d users and sessions in %s: %d bytes, %.0f bytes per user", n, time.Since(start).Round(time.Second), dbBytes, float64(dbBytes)/float64(n))
 	})
-	ref := startReference(b, "verify", w.pubPEM)
-	mkGH, mkRef := signInRequest(w.srv.Base), signInRequest(ref.Base)
-	b.Run("signin-first/c32", func(b *testing.B) {
-		forms := w.tokens(b, b.N, freshEmails(b.N))
-		stop := sampleMemory(w.srv.PID())
-		b.ResetTimer()
-		target, reference := interleaved(b.N, windows, func(isRef bool, lo, hi int) outcome {
-			mk, pid := mkGH, w.srv.PID()
-			if isRef {
-				mk, pid = mkRef, ref.PID()
-			}
-			return drive(b, pid, 32, lo, hi, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, nil)
+	empty := startWorld(b, nil)
+	emptyCookies := empty.sessions(b, returningUsers)
+	mkLarge, mkEmpty := signInRequest(large.srv.Base), signInRequest(empty.srv.Base)
+	for _, clients := range []int{32, 64} {
+		b.Run(fmt.Sprintf("signin-first/c%d", clients), func(b *testing.B) {
+			forms := large.tokens(b, b.N, freshEmails(b.N))
+			emptyForms := empty.tokens(b, b.N, freshEmails(b.N))
+			stop := sampleMemory(large.srv.PID())
+			b.ResetTimer()
+			target, base := interleaved(b.N, windows, func(isEmpty bool, lo, hi int) outcome {
+				if isEmpty {
+					return drive(b, empty.srv.PID(), clients, lo, hi, func(i int) *http.Request { return mkEmpty(emptyForms[i]) }, http.StatusFound, nil)
+				}
+				return drive(b, large.srv.PID(), clients, lo, hi, func(i int) *http.Request { return mkLarge(forms[i]) }, http.StatusFound, nil)
+			})
+			b.StopTimer()
+			reportMemory(b, stop())
+			reportAgainst(b, target, base, "empty")
+			b.ReportMetric(float64(dbBytes)/float64(n), "db-bytes/user")
 		})
-		b.StopTimer()
-		reportMemory(b, stop())
-		report(b, target, reference)
-		b.ReportMetric(float64(dbBytes)/float64(n), "db-bytes/user")
-	})
-	cookieFile := filepath.Join(b.TempDir(), "cookies")
-	if err := os.WriteFile(cookieFile, []byte(joinLines(cookies)), 0o600); err != nil {
-		b.Fatal(err)
 	}
-	faRef := startReference(b, "forward-auth", cookieFile)
-	b.Run("forward-auth/c32", func(b *testing.B) {
-		stop := sampleMemory(w.srv.PID())
-		b.ResetTimer()
-		target, reference := interleaved(b.N, windows, func(isRef bool, lo, hi int) outcome {
-			base, pid := w.srv.Base, w.srv.PID()
-			if isRef {
-				base, pid = faRef.Base, faRef.PID()
-			}
-			return drive(b, pid, 32, lo, hi, verifyRequest(base, cookies), http.StatusOK, nil)
+	for _, clients := range []int{32, 64} {
+		b.Run(fmt.Sprintf("forward-auth/c%d", clients), func(b *testing.B) {
+			stop := sampleMemory(large.srv.PID())
+			b.ResetTimer()
+			target, base := interleaved(b.N, windows, func(isEmpty bool, lo, hi int) outcome {
+				if isEmpty {
+					return drive(b, empty.srv.PID(), clients, lo, hi, verifyRequest(empty.srv.Base, emptyCookies), http.StatusOK, nil)
+				}
+				return drive(b, large.srv.PID(), clients, lo, hi, verifyRequest(large.srv.Base, cookies), http.StatusOK, nil)
+			})
+			b.StopTimer()
+			reportMemory(b, stop())
+			reportAgainst(b, target, base, "empty")
 		})
-		b.StopTimer()
-		reportMemory(b, stop())
-		report(b, target, reference)
-	})
+	}
 }
 
 func joinLines(l []string) string {
@@ -144,7 +146,8 @@ func generateUsers(b *testing.B, dataDir string, n int, keyPEM string) ([]string
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var failed atomic.Value
-	for range 64 {
+	// Enough writers to fill the store's largest group commit (512).
+	for range 512 {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
@@ -156,9 +159,10 @@ func generateUsers(b *testing.B, dataDir string, n int, keyPEM string) ([]string
 				_, _ = rand.Read(raw[8:])
 				token := base64.RawURLEncoding.EncodeToString(raw)
 				sid, _ := app.SessionID(token)
-				var rnd [10]byte
+				// Time-ordered like the app's own IDs (app/ids.go).
+				var rnd [6]byte
 				_, _ = rand.Read(rnd[:])
-				u := storage.User{ID: fmt.Sprintf("usr_%x", rnd), Email: fmt.Sprintf("scale%08d@bench.test", i), Name: "Scale User",
+				u := storage.User{ID: fmt.Sprintf("usr_%016x%x", now.UnixNano()+int64(i), rnd), Email: fmt.Sprintf("scale%08d@bench.test", i), Name: "Scale User",
 					OrgID: "acme", TenantID: "t1", Role: "admin", PartnerSSO: true, PartnerID: p.ID, CreatedAt: now, LastSignInAt: now}
 				_, err := store.SignIn(ctx, storage.SignInWrite{
 					Now: now, OrgID: "acme", Email: u.Email,
