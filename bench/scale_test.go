@@ -53,6 +53,7 @@ func BenchmarkScale(b *testing.B) {
 	})
 	empty := startWorld(b, nil)
 	emptyCookies := empty.sessions(b, returningUsers)
+	requireAssertion(b, large, cookies[0])
 	mkLarge, mkEmpty := signInRequest(large.srv.Base), signInRequest(empty.srv.Base)
 	for _, clients := range []int{32, 64} {
 		b.Run(fmt.Sprintf("signin-first/c%d", clients), func(b *testing.B) {
