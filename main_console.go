@@ -213,3 +213,15 @@ func (d *directAdmin) ListAudit(ctx context.Context, _ app.Actor, org string, f 
 func (d *directAdmin) TokenCheck(ctx context.Context, _ app.Actor, org string, in app.TokenCheckInput) (app.TokenCheckResult, error) {
 	return call(d, func(a app.Admin, act app.Actor) (app.TokenCheckResult, error) { return a.TokenCheck(ctx, act, org, in) })
 }
+
+func (d *directAdmin) CreateAdminToken(ctx context.Context, _ app.Actor, org string, in app.AdminTokenInput) (app.AdminTokenView, error) {
+	return call(d, func(a app.Admin, act app.Actor) (app.AdminTokenView, error) { return a.CreateAdminToken(ctx, act, org, in) })
+}
+
+func (d *directAdmin) ListAdminTokens(ctx context.Context, _ app.Actor, org string) ([]app.AdminTokenView, error) {
+	return call(d, func(a app.Admin, act app.Actor) ([]app.AdminTokenView, error) { return a.ListAdminTokens(ctx, act, org) })
+}
+
+func (d *directAdmin) RevokeAdminToken(ctx context.Context, _ app.Actor, org, id string) error {
+	return call0(d, func(a app.Admin, act app.Actor) error { return a.RevokeAdminToken(ctx, act, org, id) })
+}

@@ -44,6 +44,10 @@ type Admin interface {
 
 	ListAudit(ctx context.Context, actor Actor, orgID string, f AuditFilter) (AuditList, error)
 	TokenCheck(ctx context.Context, actor Actor, orgID string, in TokenCheckInput) (TokenCheckResult, error)
+
+	CreateAdminToken(ctx context.Context, actor Actor, orgID string, in AdminTokenInput) (AdminTokenView, error)
+	ListAdminTokens(ctx context.Context, actor Actor, orgID string) ([]AdminTokenView, error)
+	RevokeAdminToken(ctx context.Context, actor Actor, orgID, id string) error
 }
 
 var _ Admin = (*Service)(nil)

@@ -21,12 +21,15 @@ const auditPageSize = 100
 // auditPresets are what `f` cycles through: every event, then by family.
 var auditPresets = []string{"", "signin.", "partner.", "key.", "user.", "tenant.", "admin_token.", "org."}
 
-// audit shows the organization's recent audit events, newest first, with a
-// filter by type (exact, or a family such as "signin.").
+// audit shows the organization's audit events, newest first: a live tail
+// (new events appear on their own while the cursor rests on the newest,
+// paused while you scroll or page), a filter by type (exact, or a family
+// such as "signin.") and a search by request id, email or partner.
 type audit struct {
 	s       *session
 	typ     textinput.Model
-	typing  bool
+	search  textinput.Model
+	typing  *textinput.Model // the field with focus, nil when none
 	events  []storage.AuditEvent
 	pick    picker
 	cursors []string
@@ -38,38 +41,89 @@ type audit struct {
 
 type auditMsg struct {
 	seq  int
+	live bool // a refresh of the tail: dropped if the operator moved meanwhile
 	list app.AuditList
 	err  error
 }
 
+var (
+	kAuditSearch = key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search"))
+	kAuditType   = key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "type"))
+	kCopyRequest = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy request id"))
+)
+
 func newAudit(s *session) *audit {
 	in := newInput()
 	in.Prompt = "type: "
-	in.Placeholder = "e.g. signin. or partner.create"
+	in.Placeholder = hint("e.g. signin. or partner.create")
 	in.CharLimit = 64
-	return &audit{s: s, typ: in, pick: newPicker("no events"), cursors: []string{""}}
+	q := newInput()
+	q.Prompt = "search: "
+	q.Placeholder = hint("a request id, an email, or a partner's name or id")
+	q.CharLimit = 256
+	return &audit{s: s, typ: in, search: q, pick: newPicker("no events"), cursors: []string{""}}
 }
 
 func (a *audit) title() string { return "Audit" }
 
-func (a *audit) capturing() bool { return a.typing }
+func (a *audit) capturing() bool { return a.typing != nil }
 
 func (a *audit) keys() keyMap {
 	switch {
-	case a.typing:
+	case a.typing != nil:
 		return keyMap{short: []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")), kBack}, input: true}
 	case a.open != nil:
-		return keyMap{short: []key.Binding{kBack}}
+		return keyMap{short: []key.Binding{kCopyRequest, kBack}}
 	}
 	return keyMap{
-		short: []key.Binding{kType, kSearch, kOpen, kPage},
-		full:  [][]key.Binding{{kUp, kDown, kNextPage, kPrevPage}, {kType, kSearch, kBack}, {kOpen, kRefresh}},
+		short: []key.Binding{kAuditSearch, kType, kAuditType, kOpen, kPage},
+		full:  [][]key.Binding{{kUp, kDown, kTop, kNextPage, kPrevPage}, {kAuditSearch, kType, kAuditType, kBack}, {kOpen, kRefresh}},
 	}
+}
+
+// live reports whether the tail follows new events: only while the newest
+// event is in view and nothing else has the operator's attention.
+func (a *audit) live() bool {
+	return a.pageNo == 0 && a.open == nil && a.typing == nil && a.pick.cursor == 0 && !a.pick.filtering
 }
 
 func (a *audit) load() tea.Cmd {
 	a.cursors, a.pageNo = []string{""}, 0
 	return a.query()
+}
+
+// filter is the API filter of the type field and the search.
+func (a *audit) filter() (app.AuditFilter, string) {
+	f := app.AuditFilter{Type: strings.TrimSpace(a.typ.Value()), Limit: auditPageSize, Cursor: a.cursors[a.pageNo]}
+	var what string
+	f.RequestID, f.Email, f.PartnerID, what = resolveSearch(a.s, a.search.Value())
+	return f, what
+}
+
+// resolveSearch reads the search the way an operator types it: an email
+// has an @; a partner is its id or its name (exact, or the only name that
+// contains the text); anything else is a request id, as quoted in an error.
+func resolveSearch(s *session, text string) (requestID, email, partnerID, what string) {
+	q := strings.TrimSpace(text)
+	if q == "" {
+		return "", "", "", ""
+	}
+	if strings.Contains(q, "@") {
+		return "", q, "", "email " + q
+	}
+	var found []app.PartnerView
+	for _, p := range s.partners {
+		if p.ID == q || strings.EqualFold(p.Name, q) {
+			return "", "", p.ID, "partner " + named(p.Name, p.ID)
+		}
+		if strings.Contains(strings.ToLower(p.Name), strings.ToLower(q)) {
+			found = append(found, p)
+		}
+	}
+	if len(found) == 1 {
+		return "", "", found[0].ID, "partner " + named(found[0].Name, found[0].ID)
+	}
+	return q, "", "", "request id " + q
 }
 
 func (a *audit) query() tea.Cmd {
@@ -79,48 +133,81 @@ func (a *audit) query() tea.Cmd {
 	}
 	a.seq++
 	seq, org := a.seq, s.org
-	f := app.AuditFilter{Type: strings.TrimSpace(a.typ.Value()), Limit: auditPageSize, Cursor: a.cursors[a.pageNo]}
+	f, _ := a.filter()
 	return s.call("loading audit events", func(ctx context.Context) tea.Msg {
 		list, err := s.admin.ListAudit(ctx, s.actor, org, f)
 		return auditMsg{seq: seq, list: list, err: err}
 	})
 }
 
+// tail reloads the newest page quietly: no spinner every few seconds.
+func (a *audit) tail() tea.Cmd {
+	s := a.s
+	if s.org == "" || !a.live() {
+		return nil
+	}
+	a.seq++
+	seq, org := a.seq, s.org
+	f, _ := a.filter()
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		list, err := s.admin.ListAudit(ctx, s.actor, org, f)
+		return auditMsg{seq: seq, live: true, list: list, err: err}
+	}
+}
+
+var auditCols = []column{{title: "TIME (UTC)", min: 16}, {title: "TYPE", min: 16, grow: 1}, {title: "ACTOR", min: 10, grow: 1},
+	{title: "OUTCOME", min: 12}, {title: "SUBJECT", min: 18, grow: 3}, {title: "REQUEST", min: 0, grow: 1}}
+
 func (a *audit) setEvents(events []storage.AuditEvent) {
 	a.events = events
-	rows := make([]string, len(events))
+	cells := make([][]string, len(events))
 	match := make([]string, len(events))
 	for i, e := range events {
 		outcome := "✓"
 		if e.Outcome != "success" {
 			outcome = "✗ " + e.Code
 		}
-		rows[i] = fmt.Sprintf("%s %s %s %s %s", fmtTime(e.Time), cell(e.Type, 18), cell(e.Actor, 12), cell(outcome, 12), eventSubject(e))
+		cells[i] = []string{fmtTime(e.Time), e.Type, e.Actor, outcome, a.subject(e), e.RequestID}
 		match[i] = e.Type + " " + e.Actor + " " + e.Email + " " + e.Code
 	}
-	a.pick.set(fmt.Sprintf("%s %s %s %s %s", cell("TIME (UTC)", 16), cell("TYPE", 18), cell("ACTOR", 12), cell("OUTCOME", 12), "SUBJECT"), rows, match)
+	a.pick.setTable(auditCols, cells, match)
 }
 
-func eventSubject(e storage.AuditEvent) string {
+// subject is whom an event is about, by name where the console knows it.
+func (a *audit) subject(e storage.AuditEvent) string {
 	if e.Email != "" {
 		return e.Email
 	}
-	if t, ok := e.Details["target"].(string); ok {
-		return t
+	target, _ := e.Details["target"].(string)
+	if target == "" {
+		target = e.PartnerID
 	}
-	return e.PartnerID
+	if name := a.s.partnerName(target); name != "" {
+		return name
+	}
+	if name := a.s.tenantName(target); name != "" {
+		return name
+	}
+	return target
 }
 
 func (a *audit) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case orgChangedMsg:
 		a.open = nil
+		a.search.SetValue("")
+	case refreshTickMsg:
+		return a.tail()
 	case auditMsg:
-		if msg.seq != a.seq {
+		if msg.seq != a.seq || (msg.live && !a.live()) {
 			return nil
 		}
 		if msg.err != nil {
-			a.s.fail(msg.err)
+			if !msg.live { // the status bar reports a server that went away
+				a.s.fail(msg.err)
+			}
 			return nil
 		}
 		a.next = msg.list.NextCursor
@@ -133,30 +220,36 @@ func (a *audit) update(msg tea.Msg) tea.Cmd {
 }
 
 func (a *audit) key(msg tea.KeyMsg) tea.Cmd {
-	if a.typing {
+	if in := a.typing; in != nil {
 		switch msg.String() {
 		case "enter":
-			a.typing = false
-			a.typ.Blur()
+			a.typing = nil
+			in.Blur()
 			return a.load()
 		case "esc":
-			a.typing = false
-			a.typ.Blur()
+			a.typing = nil
+			in.Blur()
 			return nil
 		}
 		var cmd tea.Cmd
-		a.typ, cmd = a.typ.Update(msg)
+		*in, cmd = in.Update(msg)
 		return cmd
 	}
 	if a.open != nil {
-		if key.Matches(msg, kBack) || key.Matches(msg, kOpen) {
+		switch {
+		case key.Matches(msg, kBack) || key.Matches(msg, kOpen):
 			a.open = nil
+		case key.Matches(msg, kCopyRequest):
+			a.s.copy("request id "+a.open.RequestID, a.open.RequestID)
 		}
 		return nil
 	}
 	switch {
-	case key.Matches(msg, kSearch):
-		a.typing = true
+	case key.Matches(msg, kAuditSearch):
+		a.typing = &a.search
+		return a.search.Focus()
+	case key.Matches(msg, kAuditType):
+		a.typing = &a.typ
 		a.typ.SetValue("")
 		return a.typ.Focus()
 	case key.Matches(msg, kType):
@@ -170,8 +263,9 @@ func (a *audit) key(msg tea.KeyMsg) tea.Cmd {
 		a.typ.SetValue(next)
 		return a.load()
 	case key.Matches(msg, kBack):
-		if a.typ.Value() != "" {
+		if a.typ.Value() != "" || a.search.Value() != "" {
 			a.typ.SetValue("")
+			a.search.SetValue("")
 			return a.load()
 		}
 	case key.Matches(msg, kOpen):
@@ -207,13 +301,25 @@ func (a *audit) view(width, height int) string {
 	if a.open != nil {
 		return a.eventView(width)
 	}
-	filter := "every type"
+	_, what := a.filter()
+	parts := []string{"every type"}
 	if v := a.typ.Value(); v != "" {
-		filter = "type " + v
+		parts[0] = "type " + v
 	}
-	line := st.dim.Render(fmt.Sprintf("%s · page %d · f cycles families, / types one", filter, a.pageNo+1))
-	if a.typing {
-		line = a.typ.View()
+	if what != "" {
+		parts = append(parts, what)
+	}
+	parts = append(parts, fmt.Sprintf("page %d", a.pageNo+1))
+	switch {
+	case a.s.refresh <= 0:
+	case a.live():
+		parts = append(parts, "● live")
+	default:
+		parts = append(parts, "‖ paused (g: newest)")
+	}
+	line := st.dim.Render(strings.Join(parts, " · "))
+	if a.typing != nil {
+		line = a.typing.View()
 	}
 	return line + "\n" + a.pick.view(width, max(1, height-1))
 }
@@ -235,8 +341,8 @@ func (a *audit) eventView(width int) string {
 	b.WriteString(row("time", fmtTime(e.Time)+" UTC"))
 	b.WriteString(row("actor", e.Actor))
 	b.WriteString(row("outcome", outcome))
-	b.WriteString(row("tenant", e.TenantID))
-	b.WriteString(row("partner", e.PartnerID))
+	b.WriteString(row("tenant", named(a.s.tenantName(e.TenantID), e.TenantID)))
+	b.WriteString(row("partner", named(a.s.partnerName(e.PartnerID), e.PartnerID)))
 	b.WriteString(row("email", e.Email))
 	b.WriteString(row("client IP", e.ClientIP))
 	b.WriteString(row("request", e.RequestID))

@@ -22,7 +22,7 @@ func TestAuditListsFiltersAndOpensEvents(t *testing.T) {
 	d.keys("enter")
 	contains(t, d.view(), "partner.create", "actor      operator", "outcome    success", "Details")
 	d.keys("esc")
-	d.keys("/")
+	d.keys("t")
 	d.typeText("tenant.create")
 	d.keys("enter")
 	if len(a.events) != 2 {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/aymanbagabas/go-osc52/v2"
 
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
@@ -33,12 +37,23 @@ type session struct {
 	orgName string
 	tenants []app.TenantView // the current organization's, for filters and pickers
 
+	partners []app.PartnerView // the current organization's, to show names where records hold IDs
+
 	width, height int
 
 	busy      int
 	busyLabel string
 	info      string
 	err       *app.Error
+
+	// clipboard receives OSC 52 sequences: the terminal puts their text on
+	// the clipboard (over SSH too), so IDs and secrets need no mouse.
+	clipboard io.Writer
+	// refresh is the period of the live audit tail and the server health
+	// check; zero turns both off.
+	refresh time.Duration
+	// unreachableSince is when the server stopped answering; zero while it answers.
+	unreachableSince time.Time
 }
 
 // doneMsg wraps the result of a call so the root can stop its spinner.
@@ -81,14 +96,58 @@ func (s *session) tenantName(id string) string {
 	return ""
 }
 
+func (s *session) partnerName(id string) string {
+	for _, p := range s.partners {
+		if p.ID == id {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// named shows a record's name with its ID, or the ID alone when the name
+// is not known (a deleted partner, another organization's tenant).
+func named(name, id string) string {
+	switch {
+	case id == "":
+		return ""
+	case name == "":
+		return id
+	}
+	return name + " (" + id + ")"
+}
+
+// copy sends value to the terminal's clipboard as an OSC 52 sequence and
+// says so; what names the value, never the value itself, in the status line.
+func (s *session) copy(what, value string) {
+	if value == "" {
+		return
+	}
+	if s.clipboard == nil {
+		s.fail(app.Errorf(app.CodeInternal, "no terminal to copy to"))
+		return
+	}
+	seq := osc52.New(value)
+	if strings.HasPrefix(os.Getenv("TERM"), "screen") {
+		seq = seq.Screen() // GNU screen needs its passthrough form; tmux reads plain OSC 52
+	}
+	if _, err := seq.WriteTo(s.clipboard); err != nil {
+		s.fail(err)
+		return
+	}
+	s.note("%s copied to the clipboard (OSC 52; your terminal must allow it)", what)
+}
+
 // orgChangedMsg tells the screens the current organization changed.
 type orgChangedMsg struct{}
 
 // orgsMsg is the answer to loading the organizations and their tenants.
 type orgsMsg struct {
-	orgs    []storage.Org
-	tenants []app.TenantView
-	err     error
+	orgs     []storage.Org
+	org      string // the organization tenants and partners belong to
+	tenants  []app.TenantView
+	partners []app.PartnerView
+	err      error
 }
 
 // screen is one tab of the console.
@@ -192,14 +251,26 @@ func newInput() textinput.Model {
 	return in
 }
 
+// hint marks placeholder text so it cannot pass for typed text where there
+// is no colour to grey it out (NO_COLOR, a dumb terminal, a log of the
+// screen): typed text is never wrapped in ‹ ›.
+func hint(text string) string {
+	if text == "" {
+		return ""
+	}
+	return "‹" + text + "›"
+}
+
 // --- picker: a cursor list with a local filter ---
 
 type picker struct {
 	header    string
-	rows      []string // what is shown
-	match     []string // what the filter searches
-	shown     []int    // indices of rows passing the filter
-	cursor    int      // index into shown
+	cols      []column   // set for a table: rows are laid out at the width of each frame
+	cells     [][]string // a table's rows, one string per column
+	rows      []string   // what is shown
+	match     []string   // what the filter searches
+	shown     []int      // indices of rows passing the filter
+	cursor    int        // index into shown
 	offset    int
 	filter    textinput.Model
 	filtering bool
@@ -209,13 +280,20 @@ type picker struct {
 func newPicker(empty string) picker {
 	f := newInput()
 	f.Prompt = "/ "
-	f.Placeholder = "filter"
+	f.Placeholder = hint("filter")
 	return picker{filter: f, empty: empty}
 }
 
 func (p *picker) set(header string, rows, match []string) {
 	p.header, p.rows, p.match = header, rows, match
 	p.refilter()
+}
+
+// setTable shows rows of cells under cols; the column widths follow the
+// terminal's width at each frame.
+func (p *picker) setTable(cols []column, cells [][]string, match []string) {
+	p.cols, p.cells = cols, cells
+	p.set("", make([]string, len(cells)), match)
 }
 
 func (p *picker) refilter() {
@@ -303,7 +381,16 @@ func (p *picker) view(width, height int) string {
 		b.WriteString(p.filter.View() + "\n")
 		lines++
 	}
-	if p.header != "" {
+	var ws []int
+	if p.cols != nil {
+		ws = layout(width-2, p.cols)
+		titles := make([]string, len(p.cols))
+		for i, c := range p.cols {
+			titles[i] = c.title
+		}
+		b.WriteString(st.header.Render("  "+tableRow(ws, titles)) + "\n")
+		lines++
+	} else if p.header != "" {
 		b.WriteString(st.header.Render("  "+p.header) + "\n")
 		lines++
 	}
@@ -326,7 +413,11 @@ func (p *picker) view(width, height int) string {
 		p.offset = max(0, len(p.shown)-room)
 	}
 	for c := p.offset; c < len(p.shown) && c < p.offset+room; c++ {
-		row := cell(p.rows[p.shown[c]], width-2)
+		text := p.rows[p.shown[c]]
+		if ws != nil {
+			text = tableRow(ws, p.cells[p.shown[c]])
+		}
+		row := cell(text, width-2)
 		if c == p.cursor {
 			b.WriteString(st.selected.Render("›") + " " + st.selected.Render(row))
 		} else {
@@ -339,10 +430,92 @@ func (p *picker) view(width, height int) string {
 	return b.String()
 }
 
+// --- tables: columns that share the terminal's width ---
+
+// column is a table column: it is never narrower than min, and the room a
+// wider terminal leaves is shared among columns by their grow weights. A
+// column with min 0 is optional: it is left out until it would get
+// minOptional columns.
+type column struct {
+	title     string
+	min, grow int
+}
+
+const minOptional = 12
+
+// layout gives each column its width within total columns (one space
+// between shown columns; a width of 0 hides a column). At 80 columns every
+// table fits with its minimums.
+func layout(total int, cols []column) []int {
+	hidden := make([]bool, len(cols))
+	for {
+		ws := layoutShown(total, cols, hidden)
+		again := false
+		for i, c := range cols {
+			if !hidden[i] && c.min == 0 && ws[i] < minOptional {
+				hidden[i], again = true, true
+				break
+			}
+		}
+		if !again {
+			return ws
+		}
+	}
+}
+
+func layoutShown(total int, cols []column, hidden []bool) []int {
+	ws := make([]int, len(cols))
+	used, weight, shown := 0, 0, 0
+	for i, c := range cols {
+		if hidden[i] {
+			continue
+		}
+		shown++
+		ws[i] = c.min
+		used += c.min
+		weight += c.grow
+	}
+	used += shown - 1
+	extra := total - used
+	if extra <= 0 || weight == 0 {
+		return ws
+	}
+	given, last := 0, -1
+	for i, c := range cols {
+		if c.grow > 0 && !hidden[i] {
+			n := extra * c.grow / weight
+			ws[i] += n
+			given += n
+			last = i
+		}
+	}
+	ws[last] += extra - given
+	return ws
+}
+
+// tableRow lays cells out at widths ws, cutting what does not fit with "…".
+func tableRow(ws []int, cells []string) string {
+	parts := make([]string, 0, len(ws))
+	for i, w := range ws {
+		if w == 0 {
+			continue
+		}
+		v := ""
+		if i < len(cells) {
+			v = cells[i]
+		}
+		parts = append(parts, cell(v, w))
+	}
+	return strings.TrimRight(strings.Join(parts, " "), " ")
+}
+
 // --- form: labelled text fields ---
 
 type formField struct {
 	label string
+	// names are the API's names for the field, so an error that names one
+	// ("allowed_source_ips[2]: …") puts the cursor on it.
+	names []string
 	input textinput.Model
 	area  *textarea.Model // a multi-line field (PEM keys, tokens)
 }
@@ -369,7 +542,7 @@ func newForm(title, hint string) *form { return &form{title: title, hint: hint} 
 func (f *form) add(label, value, placeholder string) *form {
 	in := newInput()
 	in.Prompt = ""
-	in.Placeholder = placeholder
+	in.Placeholder = hint(placeholder)
 	in.CharLimit = 4096
 	in.SetValue(value)
 	f.fields = append(f.fields, formField{label: label, input: in})
@@ -383,7 +556,7 @@ func (f *form) add(label, value, placeholder string) *form {
 func (f *form) addArea(label, placeholder string, height int) *form {
 	ta := textarea.New()
 	ta.Cursor.SetMode(cursor.CursorStatic)
-	ta.Placeholder = placeholder
+	ta.Placeholder = hint(placeholder)
 	ta.ShowLineNumbers = false
 	ta.CharLimit = 20000
 	ta.MaxHeight = 200
@@ -394,6 +567,37 @@ func (f *form) addArea(label, placeholder string, height int) *form {
 		ta.Focus()
 	}
 	return f
+}
+
+// named gives the last added field the API's names for it.
+func (f *form) named(names ...string) *form {
+	f.fields[len(f.fields)-1].names = names
+	return f
+}
+
+// focusError moves the cursor to the field err names, if it names one of
+// this form's: "allowed_source_ips[2]: not an IP or CIDR" names
+// allowed_source_ips.
+func (f *form) focusError(err error) tea.Cmd {
+	e := app.AsError(err)
+	if e == nil || e.Code != app.CodeValidation {
+		return nil
+	}
+	field, _, ok := strings.Cut(e.Message, ":")
+	if !ok {
+		return nil
+	}
+	if i := strings.IndexAny(field, "[."); i >= 0 {
+		field = field[:i]
+	}
+	for i, fl := range f.fields {
+		for _, n := range fl.names {
+			if n == strings.TrimSpace(field) {
+				return f.setFocus(i)
+			}
+		}
+	}
+	return nil
 }
 
 func (f *form) value(i int) string {
@@ -494,4 +698,32 @@ func (c *confirm) handle(msg tea.KeyMsg) (done bool, cmd tea.Cmd) {
 
 func (c *confirm) view(width int) string {
 	return st.box.Width(min(width-4, 72)).Render(st.warn.Render(c.prompt) + "\n\n" + "y = yes    n / esc = no")
+}
+
+// --- durations, typed as in the config file ---
+
+// maxRotateGrace is the API's bound on the rotate-secret grace period.
+const maxRotateGrace = 7 * 24 * time.Hour
+
+// fmtDuration writes d as the config file does: "24h", "90m", "1h30m".
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// parseGrace reads a grace period typed as a Go duration ("24h", "90m",
+// "0"); field names it in the error.
+func parseGrace(field, text string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(text))
+	if err != nil || d < 0 || d > maxRotateGrace {
+		return 0, app.Errorf(app.CodeValidation, "%s: must be a duration from 0 to %s, such as 24h or 90m (got %q)",
+			field, fmtDuration(maxRotateGrace), strings.TrimSpace(text))
+	}
+	return d, nil
 }

@@ -111,8 +111,30 @@ func testPEM(t testing.TB) string {
 	return string(b)
 }
 
+// newModel is the console over svc without the refresh clock: the
+// synchronous driver runs every command at once, and a tick would sleep.
 func newModel(svc app.Admin) *Model {
-	return New(Options{Admin: svc, Actor: app.Console, Mode: ModeDirect, Now: func() time.Time { return fixedNow }})
+	return New(Options{Admin: svc, Actor: app.Console, Mode: ModeDirect, Now: func() time.Time { return fixedNow },
+		Refresh: -1, Clipboard: &clipboard{}})
+}
+
+// clipboard records what the console sent to the terminal's clipboard.
+type clipboard struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (c *clipboard) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = append(c.buf, p...)
+	return len(p), nil
+}
+
+func (c *clipboard) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.buf)
 }
 
 // driver runs a model synchronously: every command is executed at once and

@@ -15,7 +15,7 @@ var gkeys = globalKeys{
 	Prev: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous")),
 	Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 	Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-	Jump: key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "go to screen")),
+	Jump: key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7"), key.WithHelp("1-7", "go to screen")),
 }
 
 // Keys shared by the screens; each screen lists the ones it uses.
@@ -43,12 +43,18 @@ var (
 	kNewOrg    = key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "new org"))
 	kSelectOrg = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "use org"))
 
-	kTenant   = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "tenant"))
-	kNextPage = key.NewBinding(key.WithKeys("]", "pgdown"), key.WithHelp("]", "next page"))
-	kPrevPage = key.NewBinding(key.WithKeys("[", "pgup"), key.WithHelp("[", "prev page"))
-	kType     = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "family"))
-	kPage     = key.NewBinding(key.WithKeys("]", "["), key.WithHelp("]/[", "page"))
-	kCheck    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "check"))
+	kTenant     = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "tenant"))
+	kNextPage   = key.NewBinding(key.WithKeys("]", "pgdown"), key.WithHelp("]", "next page"))
+	kPrevPage   = key.NewBinding(key.WithKeys("[", "pgup"), key.WithHelp("[", "prev page"))
+	kType       = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "family"))
+	kPage       = key.NewBinding(key.WithKeys("]", "["), key.WithHelp("]/[", "page"))
+	kCheck      = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "check"))
+	kCopy       = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy id"))
+	kCopyKey    = key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "copy consumer key"))
+	kCopyOrg    = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy org id"))
+	kCopyTenant = key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "copy 1st tenant id"))
+	kCopyUser   = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy user id"))
+	kCopySecret = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy secret"))
 
 	kFieldNext = key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next field"))
 	kFieldPrev = key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab", "prev field"))

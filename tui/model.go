@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"gatehouse/app"
 )
@@ -33,7 +36,28 @@ type Options struct {
 	Org string
 	// Now is the clock for times shown relative to now; time.Now by default.
 	Now func() time.Time
+	// Clipboard receives the OSC 52 sequences of the copy keys; the
+	// terminal (os.Stdout) by default.
+	Clipboard io.Writer
+	// Refresh is how often the audit tail reloads and the server's health
+	// is checked over the socket: DefaultRefresh when zero, never when negative.
+	Refresh time.Duration
 }
+
+// DefaultRefresh is the period of the live audit tail and the health check.
+const DefaultRefresh = 2 * time.Second
+
+// healthTimeout bounds the periodic health check: a server that does not
+// answer within it counts as unreachable.
+const healthTimeout = 2 * time.Second
+
+// modeReporter is an Admin that can change how it reaches the data while
+// the console runs (direct mode hands over to a server that starts).
+type modeReporter interface{ Mode() string }
+
+type refreshTickMsg struct{}
+
+type healthMsg struct{ err error }
 
 // Model is the console's root model: the tab bar, the active screen, the
 // status line, the help and the status bar.
@@ -53,10 +77,14 @@ func New(o Options) *Model {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &session{admin: o.Admin, actor: o.Actor, mode: o.Mode, now: o.Now, org: o.Org, width: 80, height: 24}
+	if o.Refresh == 0 {
+		o.Refresh = DefaultRefresh
+	}
+	s := &session{admin: o.Admin, actor: o.Actor, mode: o.Mode, now: o.Now, org: o.Org, width: 80, height: 24,
+		clipboard: o.Clipboard, refresh: max(0, o.Refresh)}
 	m := &Model{s: s, help: help.New(), spin: spinner.New(spinner.WithSpinner(spinner.Dot))}
 	m.screens = []screen{
-		newOverview(s), newTenants(s), newPartners(s), newUsers(s), newAudit(s), newTokenCheck(s),
+		newOverview(s), newTenants(s), newPartners(s), newUsers(s), newAudit(s), newTokenCheck(s), newAdminTokens(s),
 	}
 	return m
 }
@@ -64,13 +92,47 @@ func New(o Options) *Model {
 // Run starts the console on the terminal and blocks until it quits.
 func Run(o Options) error {
 	degradeColours()
+	if o.Clipboard == nil {
+		o.Clipboard = os.Stdout
+	}
 	_, err := tea.NewProgram(New(o), tea.WithAltScreen()).Run()
 	return err
 }
 
-// Init loads the organizations, then the first screen.
+// Init loads the organizations, then the first screen, and starts the
+// refresh clock.
 func (m *Model) Init() tea.Cmd {
-	return m.loadOrgs()
+	return tea.Batch(m.loadOrgs(), m.tick())
+}
+
+func (m *Model) tick() tea.Cmd {
+	if m.s.refresh <= 0 {
+		return nil
+	}
+	return tea.Tick(m.s.refresh, func(time.Time) tea.Msg { return refreshTickMsg{} })
+}
+
+// mode is how the console reaches the data now.
+func (s *session) currentMode() string {
+	if r, ok := s.admin.(modeReporter); ok {
+		return r.Mode()
+	}
+	return s.mode
+}
+
+// checkHealth asks the server whether it still answers. Only over the
+// socket: in direct mode the check would take the database lock for nothing.
+func (m *Model) checkHealth() tea.Cmd {
+	s := m.s
+	if s.currentMode() != ModeSocket {
+		return nil
+	}
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
+		defer cancel()
+		_, err := s.admin.Health(ctx)
+		return healthMsg{err: err}
+	}
 }
 
 func (m *Model) loadOrgs() tea.Cmd {
@@ -87,7 +149,11 @@ func (m *Model) loadOrgs() tea.Cmd {
 			org = orgs[0].ID
 		}
 		if org != "" {
-			out.tenants, out.err = s.admin.ListTenants(ctx, s.actor, org)
+			out.org = org
+			if out.tenants, out.err = s.admin.ListTenants(ctx, s.actor, org); out.err != nil {
+				return out
+			}
+			out.partners, out.err = s.admin.ListPartners(ctx, s.actor, org, nil)
 		}
 		return out
 	})
@@ -112,6 +178,19 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case doneMsg:
 		m.s.busy--
 		return m, m.after(m.route(msg.msg))
+	case refreshTickMsg:
+		return m, tea.Batch(m.tick(), m.checkHealth(), m.screens[m.active].update(msg))
+	case healthMsg:
+		s := m.s
+		switch {
+		case msg.err != nil && s.unreachableSince.IsZero():
+			s.unreachableSince = s.now()
+		case msg.err == nil && !s.unreachableSince.IsZero():
+			s.unreachableSince = time.Time{}
+			s.note("the server answers again")
+			return m, m.after(m.screens[m.active].load())
+		}
+		return m, nil
 	case tea.KeyMsg:
 		// A key starts a new action: the last one's outcome leaves the status line.
 		m.s.err, m.s.info = nil, ""
@@ -140,8 +219,11 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 				m.s.orgName = o.Name
 			}
 		}
-		if msg.tenants != nil {
+		if msg.tenants != nil && msg.org == m.s.org {
 			m.s.tenants = msg.tenants
+		}
+		if msg.partners != nil && msg.org == m.s.org {
+			m.s.partners = msg.partners
 		}
 		if !m.started {
 			m.started = true
@@ -224,7 +306,15 @@ func (m *Model) View() string {
 			tabs = append(tabs, st.tab.Render(label))
 		}
 	}
+	// The widest tab bar that fits: the name and wide gaps on a wide
+	// terminal, the seven tabs alone at 80 columns.
 	top := st.app.Render("Gatehouse") + "  " + strings.Join(tabs, "  ")
+	for _, alt := range []string{strings.Join(tabs, "  "), strings.Join(tabs, " ")} {
+		if ansi.StringWidth(top) <= w {
+			break
+		}
+		top = alt
+	}
 
 	// status line
 	var status string
@@ -247,7 +337,13 @@ func (m *Model) View() string {
 	if org == "" {
 		org = "no organization"
 	}
-	bar := st.statusBar.Render(fmt.Sprintf("● %s · org %s · %s", m.s.mode, org, m.s.actor.String()))
+	var bar string
+	if since := m.s.unreachableSince; !since.IsZero() {
+		bar = st.err.Render(fmt.Sprintf("✗ server unreachable since %s UTC (retrying)", since.UTC().Format("15:04:05"))) +
+			st.statusBar.Render(fmt.Sprintf(" · org %s", org))
+	} else {
+		bar = st.statusBar.Render(fmt.Sprintf("● %s · org %s · %s", m.s.currentMode(), org, m.s.actor.String()))
+	}
 
 	helpLines := strings.Count(helpView, "\n") + 1
 	bodyH := max(1, h-4-helpLines)

@@ -58,8 +58,8 @@ func (o *overview) keys() keyMap {
 		return formKeys
 	}
 	return keyMap{
-		short: []key.Binding{kSelectOrg, kNewOrg, kRefresh},
-		full:  [][]key.Binding{{kUp, kDown, kSelectOrg}, {kNewOrg, kRefresh}},
+		short: []key.Binding{kSelectOrg, kNewOrg, kCopyOrg, kRefresh},
+		full:  [][]key.Binding{{kUp, kDown, kSelectOrg}, {kNewOrg, kRefresh}, {kCopyOrg, kCopyTenant}},
 	}
 }
 
@@ -141,6 +141,9 @@ func (o *overview) update(msg tea.Msg) tea.Cmd {
 	case orgCreatedMsg:
 		if msg.err != nil {
 			o.s.fail(msg.err)
+			if o.creating != nil {
+				return o.creating.focusError(msg.err)
+			}
 			return nil
 		}
 		o.creating = nil
@@ -190,10 +193,20 @@ func (o *overview) key(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, kNewOrg):
 		o.creating = newForm("New organization", "The operator creates organizations; leave the id empty for a generated one.").
-			add("id", "", "e.g. acme (optional)").add("name", "", "e.g. Acme MSSP")
+			add("id", "", "optional, e.g. acme").named("id").add("name", "", "e.g. Acme MSSP").named("name")
 		return nil
 	case key.Matches(msg, kRefresh):
 		return o.load()
+	case key.Matches(msg, kCopyOrg):
+		o.s.copy("organization id "+o.s.org, o.s.org)
+		return nil
+	case key.Matches(msg, kCopyTenant):
+		// The tenant ID partners need most: the first; the Tenants screen (2) copies any.
+		if len(o.s.tenants) > 0 {
+			id := o.s.tenants[0].ID
+			o.s.copy("tenant id "+id, id)
+		}
+		return nil
 	case key.Matches(msg, kSelectOrg):
 		if i := o.orgPick.selected(); i >= 0 && o.orgs[i].ID != o.s.org {
 			o.s.org = o.orgs[i].ID

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -100,7 +99,7 @@ func (p *partners) capturing() bool {
 func (p *partners) keys() keyMap {
 	switch {
 	case p.secret != nil:
-		return keyMap{short: []key.Binding{kDismiss}, input: true}
+		return keyMap{short: []key.Binding{kCopySecret, kCopyKey, kDismiss}, input: true}
 	case p.form != nil:
 		return formKeys
 	case p.ask != nil:
@@ -109,13 +108,13 @@ func (p *partners) keys() keyMap {
 		return keyMap{short: []key.Binding{kOpen, kBack}, input: true}
 	case p.open != nil:
 		return keyMap{
-			short: []key.Binding{kAddKey, kRemoveKey, kPolicies, kRotate},
-			full:  [][]key.Binding{{kUp, kDown, kBack, kRefresh}, {kAddKey, kRemoveKey, kDelete}, {kPolicies, kRotate, kToggle}},
+			short: []key.Binding{kAddKey, kRemoveKey, kPolicies, kRotate, kCopy},
+			full:  [][]key.Binding{{kUp, kDown, kBack, kRefresh}, {kAddKey, kRemoveKey, kDelete, kCopy}, {kPolicies, kRotate, kToggle, kCopyKey}},
 		}
 	}
 	return keyMap{
-		short: []key.Binding{kRegister, kOpen, kToggle, kSearch},
-		full:  [][]key.Binding{{kUp, kDown, kSearch, kRefresh}, {kRegister, kOpen, kToggle, kDelete}},
+		short: []key.Binding{kRegister, kOpen, kToggle, kSearch, kCopy},
+		full:  [][]key.Binding{{kUp, kDown, kSearch, kRefresh, kCopy}, {kRegister, kOpen, kToggle, kDelete, kCopyKey}},
 	}
 }
 
@@ -148,30 +147,48 @@ func (p *partners) loadDetail(id string) tea.Cmd {
 	})
 }
 
+var (
+	partnerCols = []column{{title: "NAME", min: 20, grow: 2}, {title: "ID", min: 24}, {title: "CONSUMER KEY", min: 0, grow: 1},
+		{title: "STATE", min: 10}, {title: "PROVISIONING", min: 15}}
+	keyCols = []column{{title: "KID", min: 22, grow: 2}, {title: "FINGERPRINT", min: 22, grow: 2}, {title: "BITS", min: 4},
+		{title: "FROM", min: 4}, {title: "LABEL", min: 0, grow: 1}, {title: "LAST USED", min: 16}}
+)
+
 func (p *partners) setList(list []app.PartnerView) {
 	p.list = list
-	rows := make([]string, len(list))
+	p.s.partners = list
+	cells := make([][]string, len(list))
 	match := make([]string, len(list))
 	for i, v := range list {
 		state := "active"
 		if !v.Active {
 			state = "[inactive]"
 		}
-		rows[i] = fmt.Sprintf("%s %s %s %s", cell(v.Name, 24), cell(v.ID, 24), cell(state, 11), v.UserProvisioning)
+		cells[i] = []string{v.Name, v.ID, v.ConsumerKey, state, v.UserProvisioning}
 		match[i] = v.Name + " " + v.ID + " " + v.ConsumerKey
 	}
-	p.pick.set(fmt.Sprintf("%s %s %s %s", cell("NAME", 24), cell("ID", 24), cell("STATE", 11), "PROVISIONING"), rows, match)
+	p.pick.setTable(partnerCols, cells, match)
 }
 
 func (p *partners) setKeys(keys []app.KeyView) {
 	p.keyList = keys
-	rows := make([]string, len(keys))
+	cells := make([][]string, len(keys))
 	match := make([]string, len(keys))
 	for i, k := range keys {
-		rows[i] = fmt.Sprintf("%s %s %s %s %s", cell(k.Kid, 22), cell(k.Fingerprint, 22), cell(strconv.Itoa(k.Bits), 5), cell(k.Source, 4), fmtOptTime(k.LastUsedAt))
+		cells[i] = []string{k.Kid, k.Fingerprint, strconv.Itoa(k.Bits), k.Source, k.Label, fmtOptTime(k.LastUsedAt)}
 		match[i] = k.Kid + " " + k.Fingerprint + " " + k.Label + " " + k.Source
 	}
-	p.keyPick.set(fmt.Sprintf("%s %s %s %s %s", cell("KID", 22), cell("FINGERPRINT", 22), cell("BITS", 5), cell("FROM", 4), "LAST USED"), rows, match)
+	p.keyPick.setTable(keyCols, cells, match)
+}
+
+// failForm shows err and, when it names a field of the open form, moves
+// the cursor there.
+func (p *partners) failForm(err error) tea.Cmd {
+	p.s.fail(err)
+	if p.form != nil {
+		return p.form.focusError(err)
+	}
+	return nil
 }
 
 func (p *partners) update(msg tea.Msg) tea.Cmd {
@@ -194,8 +211,7 @@ func (p *partners) update(msg tea.Msg) tea.Cmd {
 		p.setKeys(msg.keys)
 	case partnerSavedMsg:
 		if msg.err != nil {
-			p.s.fail(msg.err)
-			return nil
+			return p.failForm(msg.err)
 		}
 		p.form = nil
 		if msg.created {
@@ -211,8 +227,7 @@ func (p *partners) update(msg tea.Msg) tea.Cmd {
 		return p.load()
 	case keyAddedMsg:
 		if msg.err != nil {
-			p.s.fail(msg.err)
-			return nil
+			return p.failForm(msg.err)
 		}
 		p.form = nil
 		p.s.note("key added: kid %s · %d bits", msg.k.Kid, msg.k.Bits)
@@ -226,8 +241,7 @@ func (p *partners) update(msg tea.Msg) tea.Cmd {
 		return p.load()
 	case rotatedMsg:
 		if msg.err != nil {
-			p.s.fail(msg.err)
-			return nil
+			return p.failForm(msg.err)
 		}
 		p.form = nil
 		note := "The previous secret stopped working now."
@@ -262,7 +276,12 @@ func (p *partners) update(msg tea.Msg) tea.Cmd {
 func (p *partners) key(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case p.secret != nil:
-		if key.Matches(msg, kDismiss) {
+		switch {
+		case key.Matches(msg, kCopySecret):
+			p.s.copy("the consumer secret", p.secret.secret)
+		case key.Matches(msg, kCopyKey):
+			p.s.copy("consumer key "+p.secret.consumerKey, p.secret.consumerKey)
+		case key.Matches(msg, kDismiss):
 			p.secret = nil // the secret leaves memory here
 		}
 		return nil
@@ -306,6 +325,14 @@ func (p *partners) key(msg tea.KeyMsg) tea.Cmd {
 		if sel >= 0 {
 			p.askDelete(p.list[sel])
 		}
+	case key.Matches(msg, kCopy):
+		if sel >= 0 {
+			p.s.copy("partner id "+p.list[sel].ID, p.list[sel].ID)
+		}
+	case key.Matches(msg, kCopyKey):
+		if sel >= 0 {
+			p.s.copy("consumer key "+p.list[sel].ConsumerKey, p.list[sel].ConsumerKey)
+		}
 	case key.Matches(msg, kRefresh):
 		return p.load()
 	}
@@ -326,8 +353,8 @@ func (p *partners) detailKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, kAddKey):
 		p.formKind = "key"
 		p.form = newForm("Add a public key to "+v.Name, "Paste the PEM (SPKI or PKCS#1 RSA public key) or type the path of a .pub file.").
-			addArea("public key", "-----BEGIN PUBLIC KEY-----  or  /path/to/partner.pub", 8).
-			add("label", "", "optional, e.g. 2025 rotation")
+			addArea("public key", "-----BEGIN PUBLIC KEY-----  or  /path/to/partner.pub", 8).named("pem").
+			add("label", "", "optional, e.g. 2025 rotation").named("label", "kid")
 	case key.Matches(msg, kRemoveKey):
 		i := p.keyPick.selected()
 		if i < 0 {
@@ -348,11 +375,15 @@ func (p *partners) detailKey(msg tea.KeyMsg) tea.Cmd {
 		p.formKind = "rotate"
 		p.form = newForm("Rotate the consumer secret of "+v.Name,
 			"A new secret is shown once. The old one keeps working for the grace period (0 = ends now).").
-			add("grace period (seconds)", strconv.Itoa(int(app.DefaultRotateGrace/time.Second)), "0–604800")
+			add("grace period", fmtDuration(app.DefaultRotateGrace), "a duration up to 168h: 24h, 90m, 0").named("grace_period", "grace_period_seconds")
 	case key.Matches(msg, kToggle):
 		return p.toggle(v)
 	case key.Matches(msg, kDelete):
 		p.askDelete(v)
+	case key.Matches(msg, kCopy):
+		p.s.copy("partner id "+v.ID, v.ID)
+	case key.Matches(msg, kCopyKey):
+		p.s.copy("consumer key "+v.ConsumerKey, v.ConsumerKey)
 	case key.Matches(msg, kRefresh):
 		return p.load()
 	}
@@ -406,14 +437,14 @@ func policyForm(title string, orig *app.PartnerView) *form {
 	}
 	prov := v.UserProvisioning
 	return newForm(title, "Lists are comma-separated. Empty = no restriction; \"none\" = nothing allowed.").
-		add("name", v.Name, "e.g. Acme Portal").
-		add("allowed email domains", policyText(v.AllowedEmailDomains), "example.com, example.org").
-		add("allowed source IPs", policyText(v.AllowedSourceIPs), "203.0.113.0/24").
-		add("max users", maxUsers, "no limit").
-		add("allowed roles", policyText(v.AllowedRoles), "admin, readOnly").
-		add("allowed tenants", policyText(v.AllowedTenants), "t1, t2").
-		add("allowed origins", policyText(v.AllowedOrigins), "https://portal.example.com").
-		add("user provisioning", prov, "jit | pre_provisioned | disabled")
+		add("name", v.Name, "e.g. Acme Portal").named("name").
+		add("allowed email domains", policyText(v.AllowedEmailDomains), "e.g. example.com, example.org").named("allowed_email_domains").
+		add("allowed source IPs", policyText(v.AllowedSourceIPs), "e.g. 203.0.113.0/24").named("allowed_source_ips").
+		add("max users", maxUsers, "no limit").named("max_users").
+		add("allowed roles", policyText(v.AllowedRoles), "e.g. admin, readOnly").named("allowed_roles").
+		add("allowed tenants", policyText(v.AllowedTenants), "e.g. t1, t2").named("allowed_tenants").
+		add("allowed origins", policyText(v.AllowedOrigins), "e.g. https://portal.example.com").named("allowed_origins").
+		add("user provisioning", prov, "jit | pre_provisioned | disabled").named("user_provisioning")
 }
 
 // policiesFrom reads a policy form; against orig (edit) an unchanged field
@@ -470,8 +501,7 @@ func (p *partners) submit() tea.Cmd {
 	case "register":
 		pol, err := policiesFrom(f, nil)
 		if err != nil {
-			s.fail(err)
-			return nil
+			return p.failForm(err)
 		}
 		in := app.PartnerInput{Name: f.value(0), PartnerPolicies: pol}
 		return s.call("registering partner", func(ctx context.Context) tea.Msg {
@@ -482,8 +512,7 @@ func (p *partners) submit() tea.Cmd {
 		orig := *p.open
 		pol, err := policiesFrom(f, &orig)
 		if err != nil {
-			s.fail(err)
-			return nil
+			return p.failForm(err)
 		}
 		patch := app.PartnerPatch{PartnerPolicies: pol}
 		if name := f.value(0); name != orig.Name {
@@ -506,13 +535,12 @@ func (p *partners) submit() tea.Cmd {
 		})
 	case "rotate":
 		v := *p.open
-		secs, err := strconv.Atoi(strings.TrimSpace(f.value(0)))
+		grace, err := parseGrace("grace_period", f.value(0))
 		if err != nil {
-			s.fail(app.Errorf(app.CodeValidation, "grace_period_seconds: must be an integer"))
-			return nil
+			return p.failForm(err)
 		}
 		return s.call("rotating secret", func(ctx context.Context) tea.Msg {
-			res, err := s.admin.RotateSecret(ctx, s.actor, org, v.ID, time.Duration(secs)*time.Second)
+			res, err := s.admin.RotateSecret(ctx, s.actor, org, v.ID, grace)
 			return rotatedMsg{p: v, res: res, err: err}
 		})
 	}
@@ -576,7 +604,8 @@ func (p *partners) secretView(width int) string {
 	}
 	body += "\n\n" + st.dim.Render("Gatehouse keeps only a sealed copy. Lost it? Rotate the secret (r).")
 	return st.title.Render(v.title) + "\n\n" + st.box.Width(min(width-2, 76)).Render(body) + "\n\n" +
-		"Press " + st.key.Render("enter") + " once it is stored safely."
+		"Press " + st.key.Render("c") + " to copy the secret, " + st.key.Render("C") + " the consumer key, " +
+		st.key.Render("enter") + " once it is stored safely."
 }
 
 // jwksRows shows where a partner publishes its keys, when they were last

@@ -57,8 +57,8 @@ func (t *tenants) keys() keyMap {
 		return keyMap{short: []key.Binding{kOpen, kBack}, input: true}
 	}
 	return keyMap{
-		short: []key.Binding{kNew, kEdit, kDelete, kSearch},
-		full:  [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kNew, kEdit, kDelete}, {kSearch, kRefresh}},
+		short: []key.Binding{kNew, kEdit, kDelete, kSearch, kCopy},
+		full:  [][]key.Binding{{kUp, kDown, kTop, kBottom}, {kNew, kEdit, kDelete}, {kSearch, kRefresh, kCopy}},
 	}
 }
 
@@ -77,14 +77,16 @@ func (t *tenants) load() tea.Cmd {
 func (t *tenants) setList(list []app.TenantView) {
 	t.list = list
 	t.s.tenants = list
-	rows := make([]string, len(list))
+	cells := make([][]string, len(list))
 	match := make([]string, len(list))
 	for i, tn := range list {
-		rows[i] = fmt.Sprintf("%s %s %s", cell(tn.ID, 20), cell(tn.Name, 22), tn.RedirectURL)
+		cells[i] = []string{tn.ID, tn.Name, tn.RedirectURL}
 		match[i] = tn.ID + " " + tn.Name + " " + tn.RedirectURL
 	}
-	t.pick.set(fmt.Sprintf("%s %s %s", cell("ID", 20), cell("NAME", 22), "REDIRECT URL"), rows, match)
+	t.pick.setTable(tenantCols, cells, match)
 }
+
+var tenantCols = []column{{title: "ID", min: 20, grow: 1}, {title: "NAME", min: 22, grow: 2}, {title: "REDIRECT URL", min: 20, grow: 3}}
 
 func (t *tenants) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -99,6 +101,9 @@ func (t *tenants) update(msg tea.Msg) tea.Cmd {
 	case tenantSavedMsg:
 		if msg.err != nil {
 			t.s.fail(msg.err)
+			if t.form != nil {
+				return t.form.focusError(msg.err)
+			}
 			return nil
 		}
 		t.form = nil
@@ -152,10 +157,10 @@ func (t *tenants) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, kNew):
 		t.editing = ""
 		t.form = newForm("New tenant", "Return URLs: comma-separated; empty = only the redirect URL.").
-			add("id", "", "e.g. t1 (optional)").
-			add("name", "", "e.g. Contoso").
-			add("redirect URL", "", "https://dashboard.example/contoso").
-			add("allowed return URLs", "", "https://dashboard.example/contoso/")
+			add("id", "", "optional, e.g. t1").named("id").
+			add("name", "", "e.g. Contoso").named("name").
+			add("redirect URL", "", "e.g. https://dashboard.example/contoso").named("redirect_url").
+			add("allowed return URLs", "", "e.g. https://dashboard.example/contoso/").named("allowed_return_urls")
 	case key.Matches(msg, kEdit) || key.Matches(msg, kOpen):
 		if sel < 0 {
 			return nil
@@ -163,9 +168,9 @@ func (t *tenants) key(msg tea.KeyMsg) tea.Cmd {
 		tn := t.list[sel]
 		t.editing = tn.ID
 		t.form = newForm("Edit tenant "+tn.ID, "Return URLs: comma-separated; empty = only the redirect URL.").
-			add("name", tn.Name, "").
-			add("redirect URL", tn.RedirectURL, "").
-			add("allowed return URLs", strings.Join(tn.AllowedReturnURLs, ", "), "")
+			add("name", tn.Name, "").named("name").
+			add("redirect URL", tn.RedirectURL, "").named("redirect_url").
+			add("allowed return URLs", strings.Join(tn.AllowedReturnURLs, ", "), "only the redirect URL").named("allowed_return_urls")
 	case key.Matches(msg, kDelete):
 		if sel < 0 {
 			return nil
@@ -179,6 +184,10 @@ func (t *tenants) key(msg tea.KeyMsg) tea.Cmd {
 					return tenantDeletedMsg{id: tn.ID, err: s.admin.DeleteTenant(ctx, s.actor, s.org, tn.ID)}
 				})
 			},
+		}
+	case key.Matches(msg, kCopy):
+		if sel >= 0 {
+			t.s.copy("tenant id "+t.list[sel].ID, t.list[sel].ID)
 		}
 	case key.Matches(msg, kRefresh):
 		return t.load()

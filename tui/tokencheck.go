@@ -30,7 +30,7 @@ var kPaste = key.NewBinding(key.WithKeys("enter", "/"), key.WithHelp("enter", "p
 func newTokenCheck(s *session) *tokenCheck {
 	in := newInput()
 	in.Prompt = "token: "
-	in.Placeholder = "paste a partner's JWT (eyJ…)"
+	in.Placeholder = hint("paste a partner's JWT (eyJ…)")
 	in.CharLimit = 64 << 10
 	return &tokenCheck{s: s, input: in}
 }

@@ -61,7 +61,7 @@ type userDeletedMsg struct {
 func newUsers(s *session) *users {
 	in := newInput()
 	in.Prompt = "/ "
-	in.Placeholder = "search by email or name"
+	in.Placeholder = hint("search by email or name")
 	in.CharLimit = 256
 	return &users{s: s, search: in, pick: newPicker("no users match"), cursors: []string{""}}
 }
@@ -80,7 +80,7 @@ func (u *users) keys() keyMap {
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "done")),
 		}, input: true}
 	case u.profile != nil:
-		return keyMap{short: []key.Binding{kDelete, kBack}}
+		return keyMap{short: []key.Binding{kDelete, kCopyUser, kBack}}
 	}
 	return keyMap{
 		short: []key.Binding{kSearch, kTenant, kPage, kOpen, kDelete},
@@ -121,18 +121,30 @@ func (u *users) loadProfile(id string) tea.Cmd {
 
 func (u *users) setPage(list []app.UserView) {
 	u.page = list
-	rows := make([]string, len(list))
+	cells := make([][]string, len(list))
 	match := make([]string, len(list))
 	for i, v := range list {
 		sso := "no"
 		if v.PartnerSSO {
 			sso = "yes"
 		}
-		rows[i] = fmt.Sprintf("%s %s %s %s %s", cell(v.Email, 28), cell(v.Name, 18), cell(v.TenantID, 10), cell(v.Role, 8), sso)
+		tenant := u.s.tenantName(v.TenantID)
+		if tenant == "" {
+			tenant = v.TenantID
+		}
+		partner := u.s.partnerName(v.PartnerID)
+		if partner == "" {
+			partner = orDash(v.PartnerID)
+		}
+		cells[i] = []string{v.Email, v.Name, tenant, partner, v.Role, sso}
 		match[i] = v.Email + " " + v.Name
 	}
-	u.pick.set(fmt.Sprintf("%s %s %s %s %s", cell("EMAIL", 28), cell("NAME", 18), cell("TENANT", 10), cell("ROLE", 8), "SSO"), rows, match)
+	u.pick.setTable(userCols, cells, match)
 }
+
+// userCols name the tenant and partner rather than show their IDs.
+var userCols = []column{{title: "EMAIL", min: 24, grow: 3}, {title: "NAME", min: 14, grow: 2}, {title: "TENANT", min: 12, grow: 1},
+	{title: "PARTNER", min: 12, grow: 1}, {title: "ROLE", min: 8}, {title: "SSO", min: 3}}
 
 func (u *users) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -222,6 +234,8 @@ func (u *users) key(msg tea.KeyMsg) tea.Cmd {
 			u.profile = nil
 		case key.Matches(msg, kDelete):
 			u.askDelete(*u.profile)
+		case key.Matches(msg, kCopyUser):
+			u.s.copy("user id "+u.profile.ID, u.profile.ID)
 		}
 		return nil
 	}
@@ -315,7 +329,7 @@ func (u *users) view(width, height int) string {
 	}
 	tenant := "all tenants"
 	if u.tenant != "" {
-		tenant = "tenant " + u.tenant
+		tenant = "tenant " + named(u.s.tenantName(u.tenant), u.tenant)
 	}
 	from := u.pageNo*usersPageSize + 1
 	more := ""
@@ -339,15 +353,12 @@ func (u *users) profileView() string {
 	if v.PartnerSSO {
 		sso = st.ok.Render("yes") + " — signs in only through a partner"
 	}
-	partner := orDash(v.PartnerID)
+	partner := orDash(named(u.s.partnerName(v.PartnerID), v.PartnerID))
 	sessions := "…"
 	if v.Sessions != nil {
 		sessions = fmt.Sprintf("%d active", *v.Sessions)
 	}
-	tenant := v.TenantID
-	if name := u.s.tenantName(v.TenantID); name != "" {
-		tenant += " (" + name + ")"
-	}
+	tenant := named(u.s.tenantName(v.TenantID), v.TenantID)
 	row := func(label, value string) string { return "  " + st.label.Render(cell(label, 14)) + value + "\n" }
 	return st.title.Render(orDash(v.Name)) + " " + st.dim.Render("<"+v.Email+">") + "\n\n" +
 		row("user id", v.ID) +

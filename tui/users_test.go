@@ -20,7 +20,7 @@ func TestUsersPagingTenantFilterAndProfile(t *testing.T) {
 	contains(t, d.view(), "page 2 (101–200)", "user00101@example.com")
 
 	d.keys("f")
-	contains(t, d.view(), "tenant t1 · page 1", "user00001@example.com")
+	contains(t, d.view(), "tenant Tenant One (t1) · page 1", "user00001@example.com")
 	if u := d.m.screens[3].(*users); len(u.page) != 100 || u.page[1].TenantID != "t1" {
 		t.Fatalf("filter: %d users, second in %s", len(u.page), u.page[1].TenantID)
 	}
@@ -28,7 +28,7 @@ func TestUsersPagingTenantFilterAndProfile(t *testing.T) {
 	contains(t, d.view(), "all tenants")
 
 	d.keys("down", "enter")
-	contains(t, d.view(), "User 00002 <user00002@example.com>", "Partner SSO   yes", "tenant        t2 (Tenant Two)",
+	contains(t, d.view(), "User 00002 <user00002@example.com>", "Partner SSO   yes", "tenant        Tenant Two (t2)",
 		"role          readOnly", "last sign-in  never", "sessions      0 active")
 	d.keys("esc")
 	contains(t, d.view(), "EMAIL")

@@ -215,3 +215,26 @@ func (c *Client) TokenCheck(ctx context.Context, _ app.Actor, orgID string, in a
 	var out app.TokenCheckResult
 	return out, c.Do(ctx, http.MethodPost, orgPath(orgID, "token-check"), in, &out)
 }
+
+// CreateAdminToken is POST …/admin-tokens: the token's value is in this answer only.
+func (c *Client) CreateAdminToken(ctx context.Context, _ app.Actor, orgID string, in app.AdminTokenInput) (app.AdminTokenView, error) {
+	var t app.AdminTokenView
+	return t, c.Do(ctx, http.MethodPost, orgPath(orgID, "admin-tokens"), in, &t)
+}
+
+// ListAdminTokens is GET …/admin-tokens (labels, roles and dates; never values).
+func (c *Client) ListAdminTokens(ctx context.Context, _ app.Actor, orgID string) ([]app.AdminTokenView, error) {
+	var out struct {
+		Tokens []app.AdminTokenView `json:"admin_tokens"`
+	}
+	err := c.Do(ctx, http.MethodGet, orgPath(orgID, "admin-tokens"), nil, &out)
+	if out.Tokens == nil {
+		out.Tokens = []app.AdminTokenView{}
+	}
+	return out.Tokens, err
+}
+
+// RevokeAdminToken is DELETE …/admin-tokens/{id}.
+func (c *Client) RevokeAdminToken(ctx context.Context, _ app.Actor, orgID, id string) error {
+	return c.Do(ctx, http.MethodDelete, orgPath(orgID, "admin-tokens", id), nil, nil)
+}
