@@ -215,11 +215,15 @@ func (d *directAdmin) TokenCheck(ctx context.Context, _ app.Actor, org string, i
 }
 
 func (d *directAdmin) CreateAdminToken(ctx context.Context, _ app.Actor, org string, in app.AdminTokenInput) (app.AdminTokenView, error) {
-	return call(d, func(a app.Admin, act app.Actor) (app.AdminTokenView, error) { return a.CreateAdminToken(ctx, act, org, in) })
+	return call(d, func(a app.Admin, act app.Actor) (app.AdminTokenView, error) {
+		return a.CreateAdminToken(ctx, act, org, in)
+	})
 }
 
 func (d *directAdmin) ListAdminTokens(ctx context.Context, _ app.Actor, org string) ([]app.AdminTokenView, error) {
-	return call(d, func(a app.Admin, act app.Actor) ([]app.AdminTokenView, error) { return a.ListAdminTokens(ctx, act, org) })
+	return call(d, func(a app.Admin, act app.Actor) ([]app.AdminTokenView, error) {
+		return a.ListAdminTokens(ctx, act, org)
+	})
 }
 
 func (d *directAdmin) RevokeAdminToken(ctx context.Context, _ app.Actor, org, id string) error {
