@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -48,10 +47,7 @@ request id on stderr, like curl --unix-socket without the boilerplate.`,
 	}
 	f := cmd.Flags()
 	data := f.String("data", "", "request body: JSON, @FILE to read it from a file, or @- for stdin")
-	cfgPath := configFlag(cmd)
-	base := f.String("url", "", "TCP admin API base URL (http:// or https://HOST:PORT) instead of the admin socket")
-	token := f.String("token", "", "admin token for --url (default: $GATEHOUSE_ADMIN_TOKEN)")
-	cmd.MarkFlagsMutuallyExclusive("url", "config")
+	conn := adminConnFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		method := strings.ToUpper(args[0])
 		if !slices.Contains(apiMethods, method) {
@@ -65,29 +61,9 @@ request id on stderr, like curl --unix-socket without the boilerplate.`,
 		if err != nil {
 			return err
 		}
-		var c *client.Client
-		if *base != "" {
-			u, err := url.Parse(*base)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return usageErrorf("--url %q: want http:// or https://HOST:PORT", *base)
-			}
-			tok := *token
-			if tok == "" {
-				tok = os.Getenv("GATEHOUSE_ADMIN_TOKEN")
-			}
-			if tok == "" {
-				return usageErrorf("--url needs --token (or GATEHOUSE_ADMIN_TOKEN)")
-			}
-			c = client.NewURL(*base, tok)
-		} else {
-			if *token != "" {
-				return usageErrorf("--token is for --url; the admin socket needs none")
-			}
-			cfg, err := loadConfig(*cfgPath)
-			if err != nil {
-				return err
-			}
-			c = client.New(cfg.AdminSocketPath())
+		c, err := conn.client()
+		if err != nil {
+			return err
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
