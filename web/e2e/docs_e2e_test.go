@@ -298,7 +298,7 @@ const scriptFailed = "docs-test: exit status"
 
 // scriptFailedAt finds the line of a failure: the ERR trap's report, or
 // bash's own message for what the trap does not see (an unset variable).
-var scriptFailedAt = regexp.MustCompile(`(?m)(?:` + scriptFailed + ` \d+ at script line |^bash: line )(\d+)`)
+var scriptFailedAt = regexp.MustCompile(`(?m)(?:` + scriptFailed + ` \d+ at script line |^bash: (?:-c: )?line )(\d+)`)
 
 func newDocScript(blocks []docBlock, trace bool) docScript {
 	var b strings.Builder
