@@ -5,11 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"gatehouse/app"
+	"gatehouse/storage"
+	"gatehouse/storage/bolt"
+	"gatehouse/storage/memory"
 )
 
 // verifyWith calls GET /auth/verify (with query q) presenting cookie value v.
@@ -136,7 +140,13 @@ func TestSessionCookieAttributes(t *testing.T) {
 }
 
 func TestSessionRoleDowngradeAtOnce(t *testing.T) {
-	f := newFixture(t)
+	for _, backend := range []string{"memory", "bolt"} {
+		t.Run(backend, func(t *testing.T) { testSessionRoleDowngradeAtOnce(t, backend) })
+	}
+}
+
+func testSessionRoleDowngradeAtOnce(t *testing.T, backend string) {
+	f := newFixtureWithStore(t, testStore(t, backend))
 	admin := f.signInCookie(t, f.claims(), "")
 	if rec := f.verifyWith(admin, "?role=admin"); rec.Code != 200 || rec.Header().Get("X-Gatehouse-Role") != "admin" {
 		t.Fatalf("admin session: %d %q", rec.Code, rec.Header().Get("X-Gatehouse-Role"))
@@ -183,24 +193,42 @@ func TestSessionsDie(t *testing.T) {
 		{"session expired", func(f *fixture, _ string) error { f.clock.Advance(8*time.Hour + time.Second); return nil }},
 		{"logged out", func(f *fixture, v string) error { return f.svc.Logout(ctx, v) }},
 	}
+	// bbolt reads the session and its user in one transaction
+	// (GetSessionUser), the in-memory store one at a time: both must die alike.
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			v := f.signInCookie(t, f.claims(), "")
-			if rec := f.verifyWith(v, ""); rec.Code != 200 {
-				t.Fatalf("fresh session: %d", rec.Code)
-			}
-			must(t, func() error { return c.kill(f, v) })
-			if rec := f.verifyWith(v, ""); rec.Code != http.StatusUnauthorized {
-				t.Fatalf("/auth/verify after %s: %d", c.name, rec.Code)
-			}
-			req := httptest.NewRequest(http.MethodGet, "/session", nil)
-			req.AddCookie(&http.Cookie{Name: f.srv.CookieName(), Value: v})
-			if rec := f.do(req); rec.Code != http.StatusUnauthorized {
-				t.Fatalf("/session after %s: %d", c.name, rec.Code)
-			}
-		})
+		for _, backend := range []string{"memory", "bolt"} {
+			t.Run(c.name+"/"+backend, func(t *testing.T) {
+				f := newFixtureWithStore(t, testStore(t, backend))
+				v := f.signInCookie(t, f.claims(), "")
+				if rec := f.verifyWith(v, ""); rec.Code != 200 {
+					t.Fatalf("fresh session: %d", rec.Code)
+				}
+				must(t, func() error { return c.kill(f, v) })
+				if rec := f.verifyWith(v, ""); rec.Code != http.StatusUnauthorized {
+					t.Fatalf("/auth/verify after %s: %d", c.name, rec.Code)
+				}
+				req := httptest.NewRequest(http.MethodGet, "/session", nil)
+				req.AddCookie(&http.Cookie{Name: f.srv.CookieName(), Value: v})
+				if rec := f.do(req); rec.Code != http.StatusUnauthorized {
+					t.Fatalf("/session after %s: %d", c.name, rec.Code)
+				}
+			})
+		}
 	}
+}
+
+// testStore is a fresh store of the named backend: in-memory, or bbolt in
+// the test's temporary directory.
+func testStore(t *testing.T, backend string) storage.Store {
+	if backend == "memory" {
+		return memory.New()
+	}
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "gatehouse.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }
 
 func TestSessionLogoutClearsCookie(t *testing.T) {

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -119,5 +120,35 @@ func TestDecodeCacheBounded(t *testing.T) {
 	v, _ := c.decode([]byte("k99"), []byte("changed"), dec)
 	if v != "changed" {
 		t.Errorf("got %q for changed bytes", v)
+	}
+}
+
+// GetSessionUser answers what GetSession and GetUser answer, in one read:
+// a revoked session or a deleted user is gone at once.
+func TestGetSessionUser(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	seed(t, s)
+	ctx := t.Context()
+	u, err := s.SignIn(ctx, signInWrite("a@example.com", "s-1", "j-1", t0))
+	mustNil(t, err)
+	_, err = s.SignIn(ctx, signInWrite("a@example.com", "s-2", "j-2", t0))
+	mustNil(t, err)
+
+	for range 2 { // cold, then through the decode caches
+		sess, got, err := s.GetSessionUser(ctx, "s-1")
+		if err != nil || sess.ID != "s-1" || sess.UserID != u.ID || got.ID != u.ID || got.Email != "a@example.com" {
+			t.Fatalf("GetSessionUser: %+v, %+v, %v", sess, got, err)
+		}
+	}
+	if _, _, err := s.GetSessionUser(ctx, "s-none"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("unknown session: %v, want ErrNotFound", err)
+	}
+	mustNil(t, s.DeleteSession(ctx, "s-1"))
+	if sess, _, err := s.GetSessionUser(ctx, "s-1"); !errors.Is(err, storage.ErrNotFound) || sess.ID != "" {
+		t.Errorf("revoked session: %+v, %v, want ErrNotFound", sess, err)
+	}
+	mustNil(t, s.DeleteUser(ctx, u.ID))
+	if _, got, err := s.GetSessionUser(ctx, "s-2"); !errors.Is(err, storage.ErrNotFound) || got.ID != "" {
+		t.Errorf("session of a deleted user: user %+v, %v, want ErrNotFound", got, err)
 	}
 }
