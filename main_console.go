@@ -8,6 +8,7 @@ import (
 
 	"gatehouse/app"
 	"gatehouse/storage"
+	"gatehouse/tui"
 )
 
 // directIdle is how long the console's direct mode keeps the database open
@@ -83,6 +84,17 @@ func (d *directAdmin) closeLocked() {
 		_ = d.inst.store.Close()
 		d.inst = nil
 	}
+}
+
+// Mode tells the console's status bar how operations reach the data now:
+// directly at first, through the socket once a server has answered there.
+func (d *directAdmin) Mode() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.socket != nil {
+		return tui.ModeSocket
+	}
+	return tui.ModeDirect
 }
 
 // Close releases the database at once (the console is quitting).

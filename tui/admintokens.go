@@ -83,7 +83,7 @@ func (a *adminTokens) load() tea.Cmd {
 }
 
 var adminTokenCols = []column{
-	{title: "LABEL", min: 22, grow: 3}, {title: "ROLE", min: 8}, {title: "ID", min: 20, grow: 1},
+	{title: "LABEL", min: 16, grow: 3}, {title: "ROLE", min: 8}, {title: "ID", min: 14, grow: 1},
 	{title: "CREATED (UTC)", min: 16}, {title: "LAST USED", min: 16},
 }
 

@@ -342,7 +342,11 @@ func (m *Model) View() string {
 		bar = st.err.Render(fmt.Sprintf("✗ server unreachable since %s UTC (retrying)", since.UTC().Format("15:04:05"))) +
 			st.statusBar.Render(fmt.Sprintf(" · org %s", org))
 	} else {
-		bar = st.statusBar.Render(fmt.Sprintf("● %s · org %s · %s", m.s.currentMode(), org, m.s.actor.String()))
+		mode, actor := m.s.currentMode(), m.s.actor
+		if mode == ModeSocket {
+			actor = app.Operator // the server acts for whoever holds its socket
+		}
+		bar = st.statusBar.Render(fmt.Sprintf("● %s · org %s · %s", mode, org, actor.String()))
 	}
 
 	helpLines := strings.Count(helpView, "\n") + 1
