@@ -32,6 +32,9 @@ const maxAudLen = 256
 // less than its author meant: tenant IDs are unique only within an
 // organization, so "tenant=t1" alone would admit another organization's t1.
 func parseVerifyQuery(raw string) (verifyQuery, error) {
+	if raw == "" { // the common proxy configuration: nothing to parse
+		return verifyQuery{}, nil
+	}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		return verifyQuery{}, app.Errorf(app.CodeInvalidRequest, "the query string is malformed (use org=, tenant=, role= and aud=, separated by &)")
