@@ -35,6 +35,23 @@ func cliJSON(t *testing.T, s *Server, into any, args ...string) {
 	}
 }
 
+// cliList runs a list command with --json and returns the rows under its
+// answer's key (the API wraps every list: {"keys": [...], "next_cursor": ...}).
+func cliList[Row any](t *testing.T, s *Server, key string, args ...string) []Row {
+	t.Helper()
+	var answer map[string]json.RawMessage
+	cliJSON(t, s, &answer, args...)
+	raw, ok := answer[key]
+	if !ok {
+		t.Fatalf("gatehouse %s --json: no %q in the answer: %v", strings.Join(args, " "), key, answer)
+	}
+	var rows []Row
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		t.Fatalf("gatehouse %s --json: %q: %v\n%s", strings.Join(args, " "), key, err, raw)
+	}
+	return rows
+}
+
 // header is the first line of a table split into its columns (which are
 // separated by two spaces or more; a column name holds single spaces).
 func header(out string) []string {
@@ -292,15 +309,12 @@ func TestOperatorCommandsKeysUsersTokens(t *testing.T) {
 	wantExit(t, s, 2, "private key", "keys", "add", "--org", w.Org, "--partner", w.PartnerID, "--pem-file", stem+".key")
 	wantExit(t, s, 2, "--kid", "keys", "add", "--org", w.Org, "--partner", w.PartnerID, "--pem-file", stem+".pub", "--kid", "a/b")
 	wantExit(t, s, 1, "HTTP 409 conflict", "keys", "add", "--org", w.Org, "--partner", w.PartnerID, "--pem-file", stem+".pub")
-	var keys struct {
-		Keys []struct {
-			Kid   string `json:"kid"`
-			Label string `json:"label"`
-			Bits  int    `json:"bits"`
-		}
-	}
-	cliJSON(t, s, &keys, "keys", "list", "--org", w.Org, "--partner", w.PartnerID)
-	if len(keys.Keys) != 2 {
+	keys := cliList[struct {
+		Kid   string `json:"kid"`
+		Label string `json:"label"`
+		Bits  int    `json:"bits"`
+	}](t, s, "keys", "keys", "list", "--org", w.Org, "--partner", w.PartnerID)
+	if len(keys) != 2 {
 		t.Fatalf("keys after a refused private key and a duplicate: %+v", keys)
 	}
 	if code, out, _ = cli(t, s, "keys", "delete", "portal-2026", "--org", w.Org, "--partner", w.PartnerID); code != 0 || out != "deleted key portal-2026\n" {
@@ -325,15 +339,11 @@ func TestOperatorCommandsKeysUsersTokens(t *testing.T) {
 	if created.Email != "cid@example.com" || !created.PartnerSSO || created.ID == "" {
 		t.Fatalf("users create: %+v", created)
 	}
-	var list struct {
-		Users []struct {
-			Email    string `json:"email"`
-			TenantID string `json:"tenant_id"`
-		}
-		NextCursor string `json:"next_cursor"`
-	}
-	cliJSON(t, s, &list, "users", "list", "--org", w.Org, "--tenant", w.Tenant2)
-	if len(list.Users) != 1 || list.Users[0].Email != "cid@example.com" {
+	list := cliList[struct {
+		Email    string `json:"email"`
+		TenantID string `json:"tenant_id"`
+	}](t, s, "users", "users", "list", "--org", w.Org, "--tenant", w.Tenant2)
+	if len(list) != 1 || list[0].Email != "cid@example.com" {
 		t.Errorf("users list --tenant %s: %+v", w.Tenant2, list)
 	}
 	code, out, errOut = cli(t, s, "users", "list", "--org", w.Org, "--limit", "1")
@@ -366,11 +376,8 @@ func TestOperatorCommandsKeysUsersTokens(t *testing.T) {
 	if !strings.Contains(out, "readOnly  monitoring") || strings.Contains(out, token) {
 		t.Errorf("admin-tokens list:\n%s", out)
 	}
-	var tokens struct {
-		AdminTokens []struct{ ID string } `json:"admin_tokens"`
-	}
-	cliJSON(t, s, &tokens, "admin-tokens", "list", "--org", w.Org)
-	if len(tokens.AdminTokens) != 1 || !strings.Contains(errOut, tokens.AdminTokens[0].ID) {
+	tokens := cliList[struct{ ID string }](t, s, "admin_tokens", "admin-tokens", "list", "--org", w.Org)
+	if len(tokens) != 1 || !strings.Contains(errOut, tokens[0].ID) {
 		t.Fatalf("admin-tokens list --json: %+v (create said %q)", tokens, errOut)
 	}
 
@@ -387,7 +394,7 @@ func TestOperatorCommandsKeysUsersTokens(t *testing.T) {
 	if code, _, errOut = runExit(t, nil, "tenants", "list", "--org", w.Org, "--url", base); code != 2 || !strings.Contains(errOut, "--token") {
 		t.Errorf("--url without a token: exit %d, %q", code, errOut)
 	}
-	mustCLI(t, s, "admin-tokens", "delete", tokens.AdminTokens[0].ID, "--org", w.Org)
+	mustCLI(t, s, "admin-tokens", "delete", tokens[0].ID, "--org", w.Org)
 	code, _, errOut = runExit(t, nil, "tenants", "list", "--org", w.Org, "--url", base, "--token", token)
 	if code != 1 || !strings.Contains(errOut, "401 unauthorized") || strings.Contains(errOut, token) {
 		t.Errorf("deleted token: exit %d, %q", code, errOut)
