@@ -2,11 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,21 +69,37 @@ naming the first event that does not verify.`,
 
 func newAuditExportCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "export",
-		Short:   "Write every audit event as JSON lines, oldest first",
-		Long:    `Write every audit event to stdout as one JSON object per line, oldest first.`,
-		Example: `  gatehouse audit export > audit.jsonl`,
-		Args:    noArgs,
+		Use:   "export",
+		Short: "Write audit events as JSON lines, oldest first",
+		Long: `Write audit events to stdout as one JSON object per line, oldest first: every
+event, or those of one organization that pass the filters (the same filters as
+audit list; they combine). Events are filtered as they stream, never all held.`,
+		Example: `  gatehouse audit export > audit.jsonl
+  gatehouse audit export --org acme --type signin. --since 24h > signins.jsonl`,
+		Args: noArgs,
 	}
 	cfgPath := configFlag(cmd)
+	org := cmd.Flags().String("org", "", "only this organization's events")
+	filters := addAuditFilterFlags(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		q, err := filters.query(time.Now())
+		if err != nil {
+			return err
+		}
+		q.OrgID = *org
 		return withAuditSource(*cfgPath, func(ctx context.Context, c *client.Client, store storage.Store) error {
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			var err error
-			if c != nil {
+			switch {
+			case c != nil && (*org != "" || filters.any()):
+				lw := &matchingLines{q: q, w: w}
+				if err = c.Do(ctx, http.MethodGet, "/api/v1/audit/export", nil, lw); err == nil {
+					err = lw.finish()
+				}
+			case c != nil:
 				err = c.Do(ctx, http.MethodGet, "/api/v1/audit/export", nil, w)
-			} else {
-				_, err = app.ExportAuditLines(ctx, store, w)
+			default:
+				_, err = app.ExportAuditLinesMatching(ctx, store, w, q.Matches)
 			}
 			if ferr := w.Flush(); err == nil {
 				err = ferr
@@ -91,6 +111,55 @@ func newAuditExportCmd() *cobra.Command {
 		})
 	}
 	return cmd
+}
+
+// matchingLines passes on, byte for byte, the JSON lines of the server's
+// export stream whose event passes q: the server exports every event, so
+// the CLI filters while the stream arrives, holding at most one line.
+type matchingLines struct {
+	q       storage.AuditQuery
+	w       io.Writer
+	partial []byte
+}
+
+func (m *matchingLines) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			m.partial = append(m.partial, p...)
+			break
+		}
+		line := p[:i+1]
+		if len(m.partial) > 0 {
+			line = append(m.partial, line...)
+		}
+		if err := m.emit(line); err != nil {
+			return 0, err
+		}
+		m.partial, p = m.partial[:0], p[i+1:]
+	}
+	return n, nil
+}
+
+func (m *matchingLines) emit(line []byte) error {
+	var e storage.AuditEvent
+	if err := json.Unmarshal(line, &e); err != nil {
+		return fmt.Errorf("the server sent a line that is not an audit event: %w", err)
+	}
+	if !m.q.Matches(e) {
+		return nil
+	}
+	_, err := m.w.Write(line)
+	return err
+}
+
+// finish reports a stream cut short: its last line has no newline.
+func (m *matchingLines) finish() error {
+	if len(m.partial) > 0 {
+		return fmt.Errorf("the export stream ended in the middle of an event")
+	}
+	return nil
 }
 
 // withAuditSource runs f with the admin socket's client while a server runs,

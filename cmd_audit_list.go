@@ -30,18 +30,17 @@ admin socket, or on the database directly when no server runs. Filters combine;
 	f := cmd.Flags()
 	cfgPath := configFlag(cmd)
 	org := f.String("org", "", "organization ID (required)")
-	var flt app.AuditFilter
-	f.StringVar(&flt.RequestID, "request-id", "", "the request id of a sign-in or admin answer")
-	f.StringVar(&flt.Email, "email", "", "the user's email (any case)")
-	f.StringVar(&flt.PartnerID, "partner", "", "the partner's ID")
-	f.StringVar(&flt.Type, "type", "", `event type, or a prefix ending in "." (signin.)`)
-	f.StringVar(&flt.Since, "since", "", "an RFC 3339 time, or a duration back from now (24h)")
+	filters := addAuditFilterFlags(f)
+	flt := &filters.AuditFilter
 	f.IntVar(&flt.Limit, "limit", 50, "at most this many events (1 to 500)")
 	asJSON := f.Bool("json", false, "print the answer as JSON")
 	requireFlags(cmd, "org")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if flt.Limit < 1 || flt.Limit > 500 {
 			return usageErrorf("--limit must be between 1 and 500, got %d", flt.Limit)
+		}
+		if _, err := filters.query(time.Now()); err != nil {
+			return err
 		}
 		cfg, err := loadConfig(*cfgPath)
 		if err != nil {
@@ -50,14 +49,14 @@ admin socket, or on the database directly when no server runs. Filters combine;
 		ctx := context.Background()
 		var list app.AuditList
 		if c := socketClient(cfg); c != nil {
-			list, err = c.ListAudit(ctx, app.Operator, *org, flt)
+			list, err = c.ListAudit(ctx, app.Operator, *org, *flt)
 		} else {
 			inst, err2 := openInstance(cfg, newLogger(cfg.Log, os.Stderr))
 			if err2 != nil {
 				return err2
 			}
 			defer inst.store.Close()
-			list, err = inst.svc.ListAudit(ctx, app.Operator, *org, flt)
+			list, err = inst.svc.ListAudit(ctx, app.Operator, *org, *flt)
 		}
 		if err != nil {
 			return err

@@ -136,6 +136,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"audit"}, "needs a subcommand"},
 		{[]string{"audit", "list-all"}, `"list-all"`},
 		{[]string{"audit", "verify", "extra"}, `"extra"`},
+		{[]string{"audit", "export", "--since", "yesterday"}, "--since"},
+		{[]string{"audit", "export", "--since", "-2h"}, "--since"},
+		{[]string{"audit", "export", "--email", "a b@example.com"}, "--email"},
+		{[]string{"audit", "export", "--type", "signin.\tx"}, "--type"},
+		{[]string{"audit", "list", "--org", "acme", "--since", "yesterday"}, "--since"},
+		{[]string{"audit", "list", "--org", "acme", "--request-id", strings.Repeat("r", 129)}, "--request-id"},
 		{[]string{"help", "nope"}, `"nope"`},
 		{[]string{"completion", "tcsh"}, "tcsh"},
 	}

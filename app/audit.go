@@ -147,10 +147,19 @@ func (s *Service) ExportAudit(ctx context.Context, actor Actor, w io.Writer) (in
 
 // ExportAuditLines writes a store's audit events as JSON lines.
 func ExportAuditLines(ctx context.Context, store storage.Store, w io.Writer) (int, error) {
+	return ExportAuditLinesMatching(ctx, store, w, func(storage.AuditEvent) bool { return true })
+}
+
+// ExportAuditLinesMatching writes the events that pass keep, deciding while
+// it walks so an export never holds the whole log.
+func ExportAuditLinesMatching(ctx context.Context, store storage.Store, w io.Writer, keep func(storage.AuditEvent) bool) (int, error) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	n := 0
 	err := store.WalkAudit(ctx, func(e storage.AuditEvent) error {
+		if !keep(e) {
+			return nil
+		}
 		n++
 		return enc.Encode(e)
 	})
