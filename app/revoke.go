@@ -28,6 +28,8 @@ type JWTRevoke struct {
 	Token     string
 	ClientIP  string
 	RequestID string
+	// Note, when set, is filled with the caller's ids for the log line.
+	Note *SignInNote
 }
 
 // RevokeJWT runs SPEC §4.5 for a revoke token: the steps 2–5, 7 and 8 of the
@@ -35,6 +37,7 @@ type JWTRevoke struct {
 // partner checks and one atomic write.
 func (s *Service) RevokeJWT(ctx context.Context, req JWTRevoke) (res RevokeResult, err error) {
 	a := &Assertion{Method: MethodJWT, ClientIP: req.ClientIP, RequestID: req.RequestID}
+	defer req.Note.record(a)
 	defer s.settleRevoke(ctx, a, &err)
 	if req.Token == "" {
 		return res, invalidPayload("token is required")
@@ -56,6 +59,7 @@ func (s *Service) RevokeJWT(ctx context.Context, req JWTRevoke) (res RevokeResul
 // partner checks and one atomic write that records the nonce.
 func (s *Service) RevokeHMAC(ctx context.Context, req HMACTokenRequest) (res RevokeResult, err error) {
 	a := &Assertion{Method: MethodHMAC, ClientIP: req.ClientIP, RequestID: req.RequestID}
+	defer req.Note.record(a)
 	defer s.settleRevoke(ctx, a, &err)
 	signedAt, err := s.verifyHMACEnvelope(ctx, req, a, nil)
 	if err != nil {

@@ -25,6 +25,8 @@ type HMACTokenRequest struct {
 	Body        []byte
 	ClientIP    string // resolved through trusted_proxies by the caller
 	RequestID   string
+	// Note, when set, is filled with the caller's ids for the log line.
+	Note *SignInNote
 }
 
 // HMACTokenResponse is step 1's answer.
@@ -68,6 +70,7 @@ func SignHMAC(secret, timestamp, consumerKey string, body []byte) string {
 func (s *Service) IssueHMACLoginToken(ctx context.Context, req HMACTokenRequest) (resp HMACTokenResponse, err error) {
 	started := s.now()
 	a := &Assertion{Method: MethodHMAC, ClientIP: req.ClientIP, RequestID: req.RequestID}
+	defer req.Note.record(a)
 	defer func() {
 		err = asContractError(MethodHMAC, err)
 		if err != nil {
@@ -322,6 +325,8 @@ type HMACLogin struct {
 	Origin    string
 	ClientIP  string
 	RequestID string
+	// Note, when set, is filled with the caller's ids for the log line.
+	Note *SignInNote
 }
 
 // CompleteHMACLogin runs SPEC §4.3 step 2: consume the one-time token, then
@@ -329,6 +334,7 @@ type HMACLogin struct {
 func (s *Service) CompleteHMACLogin(ctx context.Context, req HMACLogin) (res SignInResult, err error) {
 	started := s.now()
 	a := &Assertion{Method: MethodHMAC, Origin: req.Origin, ClientIP: req.ClientIP, RequestID: req.RequestID}
+	defer req.Note.record(a)
 	defer s.settleSignIn(ctx, a, started, &err)
 	if req.Token == "" || len(req.Token) > 256 {
 		return res, Errorf(CodeInvalidLoginToken, "the login token is missing, unknown, used or expired")

@@ -20,12 +20,15 @@ type JWTSignIn struct {
 	Origin    string
 	ClientIP  string
 	RequestID string
+	// Note, when set, is filled with the caller's ids for the log line.
+	Note *SignInNote
 }
 
 // SignInJWT runs SPEC §4.1 in order; the first failing step decides the answer.
 func (s *Service) SignInJWT(ctx context.Context, req JWTSignIn) (res SignInResult, err error) {
 	started := s.now()
 	a := &Assertion{Method: MethodJWT, ReturnTo: req.ReturnTo, Origin: req.Origin, ClientIP: req.ClientIP, RequestID: req.RequestID}
+	defer req.Note.record(a)
 	defer s.settleSignIn(ctx, a, started, &err)
 	if req.Token == "" {
 		return res, invalidPayload("token is required")

@@ -51,6 +51,7 @@ type errorBody struct {
 func (s *Server) abortError(c *gin.Context, err error) {
 	e := app.AsError(err)
 	s.logUnexpected(c, e, err)
+	noteCode(c, e.Code)
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
@@ -85,6 +86,7 @@ func (s *Server) abortNegotiated(c *gin.Context, err error, heading, advice stri
 	}
 	e := app.AsError(err)
 	s.logUnexpected(c, e, err)
+	noteCode(c, e.Code)
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
 	}

@@ -51,28 +51,37 @@ func (s *Server) recovery() gin.HandlerFunc {
 }
 
 // accessLog logs each request by path only: queries can carry login tokens.
+// Durations are numbers (duration_ms), so JSON logs can be summed and
+// compared; sign-in and revoke lines add their code and ids (signin_log.go).
 //
-// Forward-auth checks that succeed or are refused (2xx–4xx) log at debug: a
-// proxy calls /auth/verify on every page load of every dashboard, so at info
-// they would bury the sign-ins and admin changes, and formatting the line
-// was a tenth of the check's cost. Their failures (5xx) stay at info, and
-// counts are in the metrics. A disabled level costs no formatting.
+// Forward-auth checks that succeed or are refused (2xx–4xx) log at
+// log.forward_auth_level, debug by default: a proxy calls /auth/verify on
+// every page load of every dashboard, so at info they would bury the
+// sign-ins and admin changes, and formatting the line was a tenth of the
+// check's cost. Their failures (5xx) stay at info, and counts are in the
+// metrics. A disabled level costs no formatting.
 func (s *Server) accessLog() gin.HandlerFunc {
+	faLevel, faOff := forwardAuthLevel(s.cfg.Log.ForwardAuthLevel)
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		if status < 500 && c.FullPath() == forwardAuthPath {
-			level = slog.LevelDebug
+			if faOff {
+				return
+			}
+			level = faLevel
 		}
 		ctx := c.Request.Context()
 		if !s.log.Enabled(ctx, level) {
 			return
 		}
-		s.log.LogAttrs(ctx, level, "request", slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
-			slog.Int("status", status), slog.String("took", time.Since(start).Round(time.Microsecond).String()),
+		var buf [10]slog.Attr
+		attrs := append(buf[:0], slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
+			slog.Int("status", status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("client_ip", c.ClientIP()), slog.String("request_id", requestID(c)))
+		s.log.LogAttrs(ctx, level, "request", appendSignInAttrs(c, attrs)...)
 	}
 }
 

@@ -99,7 +99,7 @@ func (s *Server) signInJWT(c *gin.Context) {
 	}
 	res, err := s.svc.SignInJWT(c, app.JWTSignIn{
 		Token: form.Get("token"), ReturnTo: form.Get("return_to"), Origin: c.GetHeader("Origin"),
-		ClientIP: c.ClientIP(), RequestID: requestID(c),
+		ClientIP: c.ClientIP(), RequestID: requestID(c), Note: signInNote(c),
 	})
 	if err != nil {
 		s.abortSignInError(c, err)
@@ -143,7 +143,7 @@ func (s *Server) hmacRequest(c *gin.Context) (app.HMACTokenRequest, bool) {
 	}
 	return app.HMACTokenRequest{
 		ConsumerKey: c.GetHeader("X-Consumer-Key"), Timestamp: c.GetHeader("X-Timestamp"), Signature: c.GetHeader("X-Signature"),
-		Body: body, ClientIP: c.ClientIP(), RequestID: requestID(c),
+		Body: body, ClientIP: c.ClientIP(), RequestID: requestID(c), Note: signInNote(c),
 	}, true
 }
 
@@ -166,7 +166,7 @@ func (s *Server) hmacLogin(c *gin.Context) {
 			token = form.Get("token")
 		}
 	}
-	res, err := s.svc.CompleteHMACLogin(c, app.HMACLogin{Token: token, Origin: c.GetHeader("Origin"), ClientIP: c.ClientIP(), RequestID: requestID(c)})
+	res, err := s.svc.CompleteHMACLogin(c, app.HMACLogin{Token: token, Origin: c.GetHeader("Origin"), ClientIP: c.ClientIP(), RequestID: requestID(c), Note: signInNote(c)})
 	if err != nil {
 		s.abortSignInError(c, err)
 		return

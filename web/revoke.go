@@ -20,7 +20,7 @@ func (s *Server) jwtRevoke(c *gin.Context) {
 		s.abortError(c, &app.Error{Code: app.CodeInvalidPayload, Message: "token may be given once"})
 		return
 	}
-	res, err := s.svc.RevokeJWT(c, app.JWTRevoke{Token: form.Get("token"), ClientIP: c.ClientIP(), RequestID: requestID(c)})
+	res, err := s.svc.RevokeJWT(c, app.JWTRevoke{Token: form.Get("token"), ClientIP: c.ClientIP(), RequestID: requestID(c), Note: signInNote(c)})
 	if err != nil {
 		s.abortError(c, err)
 		return
