@@ -192,6 +192,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case tea.KeyMsg:
+		// Keys typed faster than the console reads its input (type-ahead,
+		// a slow SSH link, tmux send-keys) arrive as one message, which no
+		// binding matches whole: see typeAhead.
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && len(msg.Runes) <= maxTypeAhead &&
+			!msg.Paste && !m.screens[m.active].capturing() {
+			return m, m.typeAhead(msg.Runes)
+		}
 		// A key starts a new action: the last one's outcome leaves the status line.
 		m.s.err, m.s.info = nil, ""
 		if cmd, ok := m.global(msg); ok {
@@ -201,6 +208,34 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	cmds = append(cmds, m.route(msg))
 	return m, m.after(tea.Batch(cmds...))
+}
+
+// maxTypeAhead is the longest burst of runes read as keys typed ahead;
+// a longer one is a paste the terminal did not mark as one (no bracketed
+// paste), and its letters must not run as commands.
+const maxTypeAhead = 8
+
+// typeAhead handles runes that arrived together as the keys they are, one
+// after the other: "2R" is the Tenants screen and then refresh. Once a key
+// opens a text field or a dialog, the rest is its input: "/ada" opens the
+// search and types "ada" in it.
+func (m *Model) typeAhead(runes []rune) tea.Cmd {
+	var cmds []tea.Cmd
+	for i, r := range runes {
+		if m.quit {
+			break
+		}
+		k := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}
+		if m.screens[m.active].capturing() {
+			k.Runes = runes[i:]
+		}
+		_, cmd := m.Update(k)
+		cmds = append(cmds, cmd)
+		if len(k.Runes) > 1 {
+			break
+		}
+	}
+	return tea.Batch(cmds...)
 }
 
 // route gives a message to the root, then every screen.

@@ -108,3 +108,51 @@ func TestFullHelpFitsEveryScreenAt80(t *testing.T) {
 	d.keys("3", "enter")
 	check("partner detail")
 }
+
+// TestKeysReadTogetherActInTurn: keys that reach the console in one read
+// (typed ahead, a slow link, tmux send-keys) come as one message of several
+// runes; each acts as if pressed alone, and once one opens a field the rest
+// is typed into it. A long unmarked burst is a paste, never commands.
+func TestKeysReadTogetherActInTurn(t *testing.T) {
+	svc := newService(t)
+	seedUsers(t, svc, 3)
+	d := drive(t, newModel(svc))
+	runes := func(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+
+	d.send(runes("2n"))
+	if d.m.active != 1 {
+		t.Fatalf(`"2n": active = %d`, d.m.active)
+	}
+	contains(t, d.view(), "name                 ‹e.g. Contoso›")
+	d.keys("esc")
+
+	d.send(runes("4/0002"))
+	if d.m.active != 3 {
+		t.Fatalf(`"4/0002": active = %d`, d.m.active)
+	}
+	contains(t, d.view(), "/ 0002", "user00002@example.com")
+	if strings.Contains(d.view(), "user00001@example.com") {
+		t.Fatalf(`"4/0002" did not search for 0002:`+"\n%s", d.view())
+	}
+	d.keys("esc", "esc")
+
+	// On the user list d asks to delete and y confirms: pasted without
+	// bracketed paste, "ddddyyyyy" must do neither.
+	d.send(runes("ddddyyyyy"))
+	if strings.Contains(d.view(), "Delete user") {
+		t.Fatalf("a long burst ran as commands:\n%s", d.view())
+	}
+	if l, _ := svc.ListUsers(t.Context(), app.Console, "acme", "", "", 10, ""); len(l.Users) != 3 {
+		t.Fatal("a long burst deleted a user")
+	}
+	// A marked paste is text, never keys.
+	d.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("dy"), Paste: true})
+	if strings.Contains(d.view(), "Delete user") {
+		t.Fatalf("a paste ran as commands:\n%s", d.view())
+	}
+
+	d.send(runes("2q"))
+	if d.m.active != 1 || !d.m.quit {
+		t.Fatalf(`"2q": active = %d, quit = %v`, d.m.active, d.m.quit)
+	}
+}
