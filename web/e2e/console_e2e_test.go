@@ -146,6 +146,7 @@ func TestConsoleRegistersPartnerAndKeyThatSignsIn(t *testing.T) {
 	c.keys("4")
 	c.waitFor("ada@example.com")
 	c.keys("/")
+	c.waitFor("esc done") // the search field has the keyboard
 	c.text("ada")
 	c.keys("Enter")
 	c.waitFor("page 1 (1–1)")
@@ -234,8 +235,11 @@ func TestConsoleDirectModeLetsServeStart(t *testing.T) {
 	time.Sleep(time.Second) // the console is idle, as an operator reading it would be
 	s.StartProcess()        // fails the test if serve cannot take the database
 	s.MustAPI("POST", "/api/v1/orgs/acme/tenants", map[string]any{"id": "t-after-serve", "name": "Made by the server"}, 201, nil)
+	// Each key waits for the screen the one before made: two keys read
+	// together must not decide whether the test passes.
 	c.keys("2")
+	c.waitFor("REDIRECT URL", "attached to server (socket)")
 	c.keys("R")
-	c.waitFor("t-after-serve")
+	c.waitFor("t-after-serve", "Made by the server", "attached to server (socket)")
 	c.keys("q")
 }
