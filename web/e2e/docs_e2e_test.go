@@ -8,6 +8,11 @@ package e2e
 //     in order, as one bash script under `set -Eeuo pipefail`, the way a reader
 //     pastes them into one terminal: a variable or file one block makes is
 //     there for the next.
+//   - A block that needs a server of its own (the demo, a restored backup)
+//     starts it in the background (`&`, on 127.0.0.1:0), waits for its
+//     socket and stops it with `kill "$pid" && wait "$pid"`, so a clean stop
+//     is checked too. Whatever a failing script left running in its process
+//     group is ended after it (endGroup).
 //   - A block that cannot run in a test (it needs root, systemd, a foreground
 //     server, a service on the internet, or it is the test suite itself) is
 //     fenced ```shell — GitHub renders it exactly like ```sh — and its first
@@ -19,8 +24,11 @@ package e2e
 // What each script finds (the fixture, the same for every file):
 //
 //   - its working directory is a fresh directory holding a copy of
-//     docs/examples, so `./docs/examples/…` works as from a checkout and
+//     docs/examples, go.mod and go.sum, so `./docs/examples/…` and
+//     `go run ./docs/examples/go/portal.go` work as from a checkout and
 //     nothing a script writes lands in the repository;
+//   - the programs a file's blocks run beyond bash, curl, jq and openssl (go,
+//     python3 with PyJWT) are required for that file (docTools);
 //   - the built `gatehouse` first on PATH; GATEHOUSE_* variables of the
 //     developer's shell removed (GATEHOUSE_CONFIG is empty: built-in defaults);
 //   - a running `gatehouse serve` — "the server in another terminal" — whose
@@ -35,14 +43,15 @@ package e2e
 //
 // GATEHOUSE_DOCS_TRACE=1 traces every command with its time (set -x).
 //
-// Examples in docs/examples are run by their own tests (TestPartnerExamples,
+// Examples in docs/examples are also run by their own tests (TestPartnerExamples,
 // TestRevocationExamples, TestAssertionExamples, TestJWKSPartnerEndToEnd,
-// TestHMACSignInWithOpenSSL); the blocks that only invoke them are fenced
-// ```shell and name that test.
+// TestHMACSignInWithOpenSSL), which add refused and tampered inputs; the
+// blocks here run them once as a reader does. The few that cannot run here
+// (npm from the registry, a JWKS over https) are fenced ```shell and name the
+// test that runs them.
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -61,7 +70,7 @@ import (
 
 // seededDocs are the files whose examples administer an existing
 // organization rather than create one.
-var seededDocs = map[string]bool{"docs/operations.md": true}
+var seededDocs = map[string]bool{"docs/operations.md": true, "docs/assertion.md": true}
 
 // docBlock is one fenced code block of a Markdown file.
 type docBlock struct {
@@ -264,13 +273,19 @@ func docFixture(t *testing.T, work string) (s *Server, adminURL string) {
 func runDocBlocks(t *testing.T, root, rel string, blocks []docBlock) {
 	work := t.TempDir()
 	copyExamples(t, filepath.Join(root, "docs", "examples"), filepath.Join(work, "docs", "examples"))
+	// go.mod and go.sum, so `go run ./docs/examples/go/portal.go` finds go-jose
+	// as it does in a checkout.
+	for _, f := range []string{"go.mod", "go.sum"} {
+		copyFile(t, filepath.Join(root, f), filepath.Join(work, f))
+	}
 	s, adminURL := docFixture(t, work)
 	if seededDocs[rel] {
 		s.Seed() // its key is work/partner.key
 	}
 	script := newDocScript(blocks, os.Getenv("GATEHOUSE_DOCS_TRACE") != "")
+	env := docEnv(t, s.Base, adminURL, docTools(t, blocks)...)
 	start := time.Now()
-	out, where, err := script.run(work, docEnv(t, s.Base, adminURL), 90*time.Second)
+	out, where, err := script.run(work, env, 90*time.Second)
 	took := time.Since(start).Round(time.Millisecond)
 	if err != nil {
 		if where == "" {
@@ -343,22 +358,48 @@ func (s docScript) run(dir string, env []string, timeout time.Duration) (out, wh
 	// Its own process group, so a timeout also ends what the script started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err = cmd.Run()
+	// The output goes to a file, not a pipe: a server a block left running in
+	// the background would hold a pipe open, and Wait with it.
+	f, err := os.CreateTemp("", "gatehouse-docs-out-")
 	if err != nil {
-		if m := scriptFailedAt.FindStringSubmatch(buf.String()); m != nil {
+		return "", "", err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	err = cmd.Run()
+	if cmd.Process != nil {
+		endGroup(cmd.Process.Pid)
+	}
+	b, _ := os.ReadFile(f.Name())
+	if err != nil {
+		if m := scriptFailedAt.FindStringSubmatch(string(b)); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			where = s.docLine(n)
 		}
 	}
-	return buf.String(), where, err
+	return string(b), where, err
+}
+
+// endGroup ends what a script left running in its process group — a block
+// that failed before it stopped the server it started: SIGTERM first, so a
+// demo removes its temporary directory, SIGKILL after 3 s.
+func endGroup(pgid int) {
+	if syscall.Kill(-pgid, syscall.SIGTERM) != nil {
+		return // nothing left
+	}
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if syscall.Kill(-pgid, 0) != nil {
+			return
+		}
+	}
+	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
 // docEnv is the scripts' environment: the developer's, without GATEHOUSE_*,
-// the binary first on PATH and the fixture's addresses.
-func docEnv(t *testing.T, base, adminURL string) []string {
+// the binary first on PATH, then the dirs of tools (docTools), and the
+// fixture's addresses.
+func docEnv(t *testing.T, base, adminURL string, toolDirs ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "GATEHOUSE_") || strings.HasPrefix(kv, "PATH=") {
@@ -366,8 +407,58 @@ func docEnv(t *testing.T, base, adminURL string) []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "PATH="+filepath.Dir(Binary(t))+string(os.PathListSeparator)+os.Getenv("PATH"),
+	path := append(append([]string{filepath.Dir(Binary(t))}, toolDirs...), os.Getenv("PATH"))
+	return append(env, "PATH="+strings.Join(path, string(os.PathListSeparator)),
 		"GATEHOUSE_CONFIG=", "GATEHOUSE_URL="+base, "GATEHOUSE_ADMIN_URL="+adminURL)
+}
+
+// docTools holds a file's blocks to the programs they run beyond the
+// always-needed ones (skipped without them, failed in CI) and returns the
+// directories to put first on PATH: `python3` there is one with PyJWT, which
+// the docs tell a reader to install (a pyenv python3 may hide Debian's).
+func docTools(t *testing.T, blocks []docBlock) []string {
+	t.Helper()
+	uses := func(word string) bool {
+		re := regexp.MustCompile(`(^|[\s|;&(])` + regexp.QuoteMeta(word) + `\s`)
+		for _, b := range blocks {
+			for _, l := range b.body {
+				if re.MatchString(l) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var dirs []string
+	for _, tool := range []string{"go", "nginx", "caddy"} {
+		if uses(tool) {
+			RequireTool(t, tool)
+		}
+	}
+	if uses("python3") {
+		dir := t.TempDir()
+		if err := os.Symlink(pythonWithJWT(t), filepath.Join(dir, "python3")); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	return dirs
+}
+
+// copyFile copies one file, keeping its mode.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, info.Mode().Perm()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // copyExamples copies the tracked example files (a developer's node_modules
@@ -385,18 +476,10 @@ func copyExamples(t *testing.T, from, to string) {
 			}
 			return os.MkdirAll(filepath.Join(to, rel), 0o755)
 		}
-		if !d.Type().IsRegular() {
-			return nil
+		if d.Type().IsRegular() {
+			copyFile(t, path, filepath.Join(to, rel))
 		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, info.Mode().Perm())
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
