@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -118,12 +119,16 @@ func LoadOrCreateKeyFile(configured map[int][]byte, dir string, log *slog.Logger
 	if err == nil {
 		k, derr := DecodeEncryptionKey(string(data))
 		if derr != nil {
-			return nil, fmt.Errorf("%s: %v", path, derr)
+			return nil, fmt.Errorf("encryption key file %s: %v (it must hold the base64url key generated on first start: restore it from the backup, or configure [crypto] encryption_keys)", path, derr)
 		}
 		return map[int][]byte{1: k}, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
+		}
+		return nil, fmt.Errorf("encryption key file %s: cannot read it: %w", path, err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)

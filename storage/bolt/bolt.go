@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,8 +175,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
-			return nil, fmt.Errorf("open database %s: file is locked (waited %s); another process holds it: a running `gatehouse serve`, a `gatehouse console` operation in direct mode (it holds the file only while an operation runs: retry), or a `gatehouse backup`, `migrate`, `rekey`, `audit` or `signing-key` run on this file: %w", path, opts.Timeout, err)
-		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+			return nil, fmt.Errorf("open database %s: in use by another process (its lock was not released within %s): a running `gatehouse serve` (use its admin socket, or stop it), a `gatehouse console` operation in direct mode (it holds the file only while an operation runs: retry), or a `gatehouse backup`, `migrate`, `rekey`, `audit` or `signing-key` run on this file: %w", path, opts.Timeout, err)
+		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch),
+			strings.HasPrefix(err.Error(), "file size too small"): // bbolt's error for a file shorter than its meta pages
 			return nil, fmt.Errorf("open database %s: not a bbolt database (or a corrupt one): %w", path, err)
 		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)

@@ -88,6 +88,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"empty file", write("empty.db", nil), "file is empty"},
 		{"text file", write("text.db", []byte(strings.Repeat("not a database\n", 1000))), "not a bbolt database"},
 		{"short text file", write("short.db", []byte("hello\n")), "not a bbolt database"},
+		{"one page of garbage", write("page.db", bytes.Repeat([]byte{0xa5}, 4096)), "not a bbolt database"},
 		{"foreign bbolt", foreign, "not a gatehouse database"},
 		{"newer format", newer, "newer than this binary"},
 		{"directory", dir, "is a directory"},
@@ -125,7 +126,7 @@ func TestOpenLockedFailsFast(t *testing.T) {
 	}
 	// The message names every holder an operator may find: a server, a
 	// console operation, a backup or another one-shot command.
-	for _, want := range []string{path, "gatehouse serve", "gatehouse console", "backup", "migrate"} {
+	for _, want := range []string{path, "in use", "gatehouse serve", "gatehouse console", "backup", "migrate"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
