@@ -171,11 +171,11 @@ func withAuditSource(cfgPath string, f func(context.Context, *client.Client, sto
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	c := socketClient(cfg)
+	c, noServer := socketClient(cfg)
 	var store storage.Store
 	if c == nil {
 		if store, err = openStoreOnly(cfg); err != nil {
-			return fmt.Errorf("audit: %w", err)
+			return fmt.Errorf("audit: %w", directFailed(noServer, err))
 		}
 		defer store.Close()
 	}

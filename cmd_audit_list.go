@@ -48,12 +48,12 @@ admin socket, or on the database directly when no server runs. Filters combine;
 		}
 		ctx := context.Background()
 		var list app.AuditList
-		if c := socketClient(cfg); c != nil {
+		if c, noServer := socketClient(cfg); c != nil {
 			list, err = c.ListAudit(ctx, app.Operator, *org, *flt)
 		} else {
 			inst, err2 := openInstance(cfg, newLogger(cfg.Log, os.Stderr))
 			if err2 != nil {
-				return err2
+				return directFailed(noServer, err2)
 			}
 			defer inst.store.Close()
 			list, err = inst.svc.ListAudit(ctx, app.Operator, *org, *flt)

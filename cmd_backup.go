@@ -54,7 +54,8 @@ func runBackup(cmd *cobra.Command, out, cfgPath string) error {
 	defer stop()
 	via := "database file"
 	n, err := writeAtomically(out, func(w io.Writer) (int64, error) {
-		if c := socketClient(cfg); c != nil {
+		c, noServer := socketClient(cfg)
+		if c != nil {
 			via = "running server"
 			cw := &countingWriter{w: w}
 			err := c.Do(ctx, http.MethodGet, "/api/v1/backup", nil, cw)
@@ -62,7 +63,7 @@ func runBackup(cmd *cobra.Command, out, cfgPath string) error {
 		}
 		store, err := openStoreOnly(cfg)
 		if err != nil {
-			return 0, err
+			return 0, directFailed(noServer, err)
 		}
 		defer store.Close()
 		return store.Backup(ctx, w)

@@ -31,7 +31,7 @@ Press ? inside for the keys.`,
 			return err
 		}
 		opts := tui.Options{Org: *org}
-		if c := socketClient(cfg); c != nil {
+		if c, noServer := socketClient(cfg); c != nil {
 			opts.Admin, opts.Actor, opts.Mode = c, app.Operator, tui.ModeSocket
 		} else {
 			// Logs would draw over the console: drop them. The database is
@@ -39,7 +39,7 @@ Press ? inside for the keys.`,
 			// fails early when it cannot be opened at all.
 			d := &directAdmin{cfg: cfg, log: newLogger(cfg.Log, io.Discard)}
 			if _, _, err := d.acquire(); err != nil {
-				return fmt.Errorf("console: no server answers on %s, and opening the database failed: %w", cfg.AdminSocketPath(), err)
+				return fmt.Errorf("console: %w", directFailed(noServer, err))
 			}
 			d.release()
 			defer d.Close()

@@ -84,7 +84,7 @@ func runDemo(cmd *cobra.Command, listen string) error {
 
 Press Ctrl-C to stop.
 `, cfg.PublicBaseURL(), demo.OrgID, demo.TenantID, demo.Kid, cfg.AdminSocketPath())
-	return serve(inst, ln, demo)
+	return serve(inst, &serveListeners{public: ln}, demo)
 }
 
 func seedDemo(svc *app.Service, base string) (*web.Demo, error) {

@@ -31,7 +31,7 @@ database directly when no server runs. After it, older key versions can be remov
 		}
 		ctx := context.Background()
 		var n int
-		if c := socketClient(cfg); c != nil {
+		if c, noServer := socketClient(cfg); c != nil {
 			var out struct{ Resealed int }
 			if err := c.Do(ctx, http.MethodPost, "/api/v1/rekey", struct{}{}, &out); err != nil {
 				return err
@@ -40,7 +40,7 @@ database directly when no server runs. After it, older key versions can be remov
 		} else {
 			inst, err := openInstance(cfg, newLogger(cfg.Log, os.Stderr))
 			if err != nil {
-				return err
+				return directFailed(noServer, err)
 			}
 			defer inst.store.Close()
 			if n, err = inst.svc.Rekey(ctx, app.Operator); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +19,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"gatehouse/app"
 	"gatehouse/web"
+	"gatehouse/web/client"
 )
 
 func init() { register(newServeCmd) }
@@ -43,23 +46,193 @@ is set, the token-authenticated admin API on TCP. Stops cleanly on SIGINT/SIGTER
 		}
 		log := newLogger(cfg.Log, os.Stderr)
 		tuneGC()
+		// Everything that can fail without writing is tried before the
+		// database, secret.key or the admin socket exist: a port in use or
+		// an unreadable certificate leaves storage.dir as it was.
+		if err := checkSocketPath(cfg); err != nil {
+			return err
+		}
+		if err := checkKeyFile(cfg); err != nil {
+			return err
+		}
+		lns, err := bindListeners(cfg)
+		if err != nil {
+			return err
+		}
+		defer lns.close()
 		inst, err := openInstance(cfg, log)
 		if err != nil {
 			return err
 		}
 		defer inst.store.Close()
-		publicLn, err := net.Listen("tcp", cfg.Server.Listen)
-		if err != nil {
-			return fmt.Errorf("server.listen: %w", err)
-		}
-		return serve(inst, publicLn, nil)
+		return serve(inst, lns, nil)
 	}
 	return cmd
 }
 
+// serveListeners are the TCP listeners of `gatehouse serve`, bound (and the
+// TLS certificate loaded) before anything is written to disk, then handed to
+// serve: binding first, rather than probing a port and closing it, leaves no
+// window for another process to take the port in between.
+type serveListeners struct {
+	public, metrics, admin net.Listener // metrics and admin are nil when not configured
+	tls                    *tls.Config  // nil without server.tls_cert
+}
+
+// close releases listeners serve never took over (an error before it ran);
+// closing one serve already shut down is harmless.
+func (l *serveListeners) close() {
+	for _, ln := range []net.Listener{l.public, l.metrics, l.admin} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// bindListeners binds server.listen, server.metrics_listen and admin.listen
+// and loads server.tls_cert/tls_key; an error names the key and the address
+// or file.
+func bindListeners(cfg app.Config) (*serveListeners, error) {
+	l := &serveListeners{}
+	ok := false
+	defer func() {
+		if !ok {
+			l.close()
+		}
+	}()
+	var err error
+	if l.public, err = listenTCP("server.listen", cfg.Server.Listen); err != nil {
+		return nil, err
+	}
+	if cfg.Server.MetricsListen != "" {
+		if l.metrics, err = listenTCP("server.metrics_listen", cfg.Server.MetricsListen); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Admin.Listen != "" {
+		if l.admin, err = listenTCP("admin.listen", cfg.Admin.Listen); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Server.TLSCert != "" {
+		if l.tls, err = loadTLS(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return l, nil
+}
+
+// listenTCP binds addr, explaining the failures an operator meets.
+func listenTCP(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	reason := err.Error()
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		reason = "address already in use (another process listens there: another `gatehouse serve`? `ss -ltnp` shows which)"
+	case errors.Is(err, syscall.EACCES):
+		reason = "permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		reason = "cannot assign requested address (no interface of this host has that IP)"
+	case errors.As(err, &dns):
+		reason = "cannot resolve host: " + dns.Err
+	case errors.As(err, &op):
+		reason = op.Err.Error()
+	}
+	return nil, fmt.Errorf("%s %s: %s", key, addr, reason)
+}
+
+// loadTLS reads the certificate and key now, so a missing or bad file
+// stops start-up naming it, before anything is written (http.Server would
+// only read them once serving).
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("server.tls_cert %s: %w", certFile, pathCause(err))
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server.tls_key %s: %w", keyFile, pathCause(err))
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("server.tls_cert %s, server.tls_key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// pathCause is a *fs.PathError's cause alone, for messages that already
+// name the path (and would otherwise say it twice).
+func pathCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// checkSocketPath refuses an admin socket path that cannot be bound (too
+// long for a Unix socket, under a file, in a directory this user cannot
+// write) before anything is written; the socket itself is made only once
+// the database lock is held (see serve).
+func checkSocketPath(cfg app.Config) error {
+	path := cfg.AdminSocketPath()
+	key := "admin.socket " + path
+	if cfg.Admin.Socket == "" {
+		key = "admin.socket (default <storage.dir>/admin.sock) " + path
+	}
+	if len(path) > client.MaxSocketPath {
+		return fmt.Errorf("%s: the path is %d bytes, longer than the %d a Unix socket path may have (set admin.socket to a shorter path, e.g. /run/gatehouse/admin.sock)", key, len(path), client.MaxSocketPath)
+	}
+	// The nearest directory that exists must be one this user may write:
+	// serve creates what is missing below it, then the socket.
+	dir := filepath.Dir(path)
+	for {
+		fi, err := os.Stat(dir)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s: %s is not a directory", key, dir)
+			}
+			if err := syscall.Access(dir, 0o2|0o1); err != nil { // W_OK|X_OK
+				return fmt.Errorf("%s: directory %s is not writable by this user: %w", key, dir, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
+}
+
+// checkKeyFile reads an existing <storage.dir>/secret.key (when no key is
+// configured), so an unreadable or damaged one stops start-up before a new
+// database is created beside it. A missing one is generated later, once the
+// database shows that nothing sealed needs the old one (app.OpenKeyRing).
+func checkKeyFile(cfg app.Config) error {
+	if len(cfg.Crypto.EncryptionKeys) > 0 {
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(cfg.Storage.Dir, "secret.key")); err != nil {
+		return nil
+	}
+	_, err := app.LoadOrCreateKeyFile(nil, cfg.Storage.Dir, nil)
+	return err
+}
+
 // serve runs the listeners until SIGINT/SIGTERM.
-func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
+func serve(inst *instance, lns *serveListeners, demo *web.Demo) error {
 	cfg, log := inst.cfg, inst.log
+	publicLn := lns.public
 	// The assertion signing key is made (or opened) now, so a key that does
 	// not open stops start-up instead of failing the first /auth/verify.
 	if err := inst.svc.InitSigningKey(context.Background()); err != nil {
@@ -81,11 +254,15 @@ func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 	// We hold the database lock, so a socket file left here is stale.
 	_ = os.Remove(sockPath)
 	if err := os.MkdirAll(filepath.Dir(sockPath), 0o700); err != nil {
-		return fmt.Errorf("admin.socket: %w", err)
+		return fmt.Errorf("admin.socket %s: %w", sockPath, err)
 	}
 	sockLn, err := net.Listen("unix", sockPath)
 	if err != nil {
-		return fmt.Errorf("admin.socket: %w", err)
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op.Err
+		}
+		return fmt.Errorf("admin.socket %s: %w", sockPath, err)
 	}
 	if err := secureSocket(sockPath, cfg.Admin.SocketGroup); err != nil {
 		return err
@@ -99,26 +276,18 @@ func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 		tls  bool
 	}
 	listeners := []listener{
-		{"public", web.ServerTimeouts(public), publicLn, cfg.Server.TLSCert != ""},
+		{"public", web.ServerTimeouts(public), publicLn, lns.tls != nil},
 		{"admin socket", web.ServerTimeouts(adminSock), sockLn, false},
 	}
-	if cfg.Server.MetricsListen != "" {
-		ln, err := net.Listen("tcp", cfg.Server.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("server.metrics_listen: %w", err)
-		}
-		listeners = append(listeners, listener{"metrics", web.ServerTimeouts(srv.MetricsHandler()), ln, false})
+	if lns.metrics != nil {
+		listeners = append(listeners, listener{"metrics", web.ServerTimeouts(srv.MetricsHandler()), lns.metrics, false})
 	}
-	if cfg.Admin.Listen != "" {
+	if lns.admin != nil {
 		adminTCP, err := srv.AdminHandler(web.TokenAuth(inst.svc))
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", cfg.Admin.Listen)
-		if err != nil {
-			return fmt.Errorf("admin.listen: %w", err)
-		}
-		listeners = append(listeners, listener{"admin", web.ServerTimeouts(adminTCP), ln, cfg.Server.TLSCert != ""})
+		listeners = append(listeners, listener{"admin", web.ServerTimeouts(adminTCP), lns.admin, lns.tls != nil})
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -127,12 +296,12 @@ func serve(inst *instance, publicLn net.Listener, demo *web.Demo) error {
 	for _, l := range listeners {
 		l := l
 		if l.tls {
-			l.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			l.srv.TLSConfig = lns.tls.Clone()
 		}
 		g.Go(func() error {
 			var err error
 			if l.tls {
-				err = l.srv.ServeTLS(l.ln, cfg.Server.TLSCert, cfg.Server.TLSKey)
+				err = l.srv.ServeTLS(l.ln, "", "") // the certificate is in TLSConfig
 			} else {
 				err = l.srv.Serve(l.ln)
 			}

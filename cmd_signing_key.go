@@ -40,14 +40,14 @@ through the admin socket when a server is running, else on the database.`,
 		}
 		ctx := context.Background()
 		var out app.SigningKeyRotation
-		if c := socketClient(cfg); c != nil {
+		if c, noServer := socketClient(cfg); c != nil {
 			if err := c.Do(ctx, http.MethodPost, "/api/v1/signing-keys/rotate", struct{}{}, &out); err != nil {
 				return err
 			}
 		} else {
 			inst, err := openInstance(cfg, newLogger(cfg.Log, io.Discard))
 			if err != nil {
-				return err
+				return directFailed(noServer, err)
 			}
 			defer inst.store.Close()
 			if out, err = inst.svc.RotateSigningKey(ctx, app.Operator); err != nil {

@@ -81,12 +81,23 @@ func openInstance(cfg app.Config, log *slog.Logger) (*instance, error) {
 	return &instance{cfg: cfg, log: log, store: store, svc: svc, mets: mets}, nil
 }
 
-// socketClient returns a client when a server answers on the admin socket.
-func socketClient(cfg app.Config) *client.Client {
-	if client.Reachable(cfg.AdminSocketPath()) {
-		return client.New(cfg.AdminSocketPath())
+// socketClient returns a client when a server answers on the admin socket,
+// else nil and why not (the socket named, and missing, refused, permission
+// denied…), for directFailed.
+func socketClient(cfg app.Config) (*client.Client, error) {
+	path := cfg.AdminSocketPath()
+	if err := client.Probe(path); err != nil {
+		return nil, err
 	}
-	return nil
+	return client.New(path), nil
+}
+
+// directFailed is the error of a command that found no server on the admin
+// socket and then could not open the database itself: both reasons, because
+// the fix is usually on the socket's side (a server running as another
+// user, another admin.socket) rather than the file's.
+func directFailed(noServer, err error) error {
+	return fmt.Errorf("%v; and opening the database directly failed: %w", noServer, err)
 }
 
 // openStoreOnly opens an existing database without the service (backup and
@@ -97,7 +108,7 @@ func openStoreOnly(cfg app.Config) (storage.Store, error) {
 	}
 	path := cfg.DatabasePath()
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no database at %s (is storage.dir right?): %w", path, err)
+		return nil, fmt.Errorf("no database at %s (is storage.dir right?): %w", path, pathCause(err))
 	}
 	return bolt.Open(path, bolt.Options{Timeout: 2 * time.Second})
 }

@@ -38,7 +38,7 @@ func (d *directAdmin) acquire() (app.Admin, app.Actor, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.socket == nil {
-		if c := socketClient(d.cfg); c != nil {
+		if c, _ := socketClient(d.cfg); c != nil {
 			d.closeLocked()
 			d.socket = c
 		}

@@ -43,14 +43,16 @@ func NewURL(base, token string) *Client {
 	return &Client{http: &http.Client{Timeout: 5 * time.Minute}, socket: base, base: base, token: token}
 }
 
+// probeTimeout bounds Reachable and Probe: a server that does not answer
+// its health check within it is treated as absent.
+const probeTimeout = 2 * time.Second
+
 // Reachable reports whether a server answers on the socket.
 func Reachable(path string) bool {
 	if fi, err := os.Stat(path); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return New(path).Do(ctx, http.MethodGet, "/api/v1/health", nil, nil) == nil
+	return Probe(path) == nil
 }
 
 // Do sends in as JSON (if not nil) and decodes a 2xx answer into out (if
@@ -100,10 +102,7 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if c.token == "" {
-			return nil, fmt.Errorf("admin socket %s: %w", c.socket, err)
-		}
-		return nil, fmt.Errorf("admin API %s: %w", c.socket, err)
+		return nil, c.transportError(method, path, err)
 	}
 	return resp, nil
 }

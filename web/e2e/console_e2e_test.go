@@ -209,7 +209,7 @@ func TestConsoleOpensDatabaseDirectly(t *testing.T) {
 	}
 	start := time.Now()
 	out, err := runCmd(t, "console", "--config", other)
-	if err == nil || !strings.Contains(out, "opening the database failed") {
+	if err == nil || !strings.Contains(out, "opening the database directly failed") || !strings.Contains(out, "nobody.sock: no such socket") || !strings.Contains(out, "in use by another process") {
 		t.Fatalf("console on a locked database: err=%v\n%s", err, out)
 	}
 	if time.Since(start) > 15*time.Second {
