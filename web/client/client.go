@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -43,17 +42,9 @@ func NewURL(base, token string) *Client {
 	return &Client{http: &http.Client{Timeout: 5 * time.Minute}, socket: base, base: base, token: token}
 }
 
-// probeTimeout bounds Reachable and Probe: a server that does not answer
-// its health check within it is treated as absent.
+// probeTimeout bounds Probe: a server that does not answer its health
+// check within it is treated as absent.
 const probeTimeout = 2 * time.Second
-
-// Reachable reports whether a server answers on the socket.
-func Reachable(path string) bool {
-	if fi, err := os.Stat(path); err != nil || fi.Mode()&os.ModeSocket == 0 {
-		return false
-	}
-	return Probe(path) == nil
-}
 
 // Do sends in as JSON (if not nil) and decodes a 2xx answer into out (if
 // not nil). Error answers come back as *app.Error with the server's code and
