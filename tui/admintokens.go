@@ -18,8 +18,7 @@ type adminTokens struct {
 	s    *session
 	list []app.AdminTokenView
 	pick picker
-	form *form
-	ask  *confirm
+	dialogs
 	// created holds the new token's value until it is dismissed; nothing
 	// else in the console ever holds one.
 	created *app.AdminTokenView
@@ -41,8 +40,6 @@ type adminTokenDeletedMsg struct {
 	err error
 }
 
-var kCopyToken = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy token"))
-
 func newAdminTokens(s *session) *adminTokens {
 	return &adminTokens{s: s, pick: newPicker("no admin tokens: press n to create one for the TCP admin API")}
 }
@@ -50,19 +47,18 @@ func newAdminTokens(s *session) *adminTokens {
 func (a *adminTokens) title() string { return "Admin tokens" }
 
 func (a *adminTokens) capturing() bool {
-	return a.form != nil || a.ask != nil || a.created != nil || a.pick.filtering
+	return a.dialogOpen() || a.created != nil || a.pick.filtering
 }
 
 func (a *adminTokens) keys() keyMap {
+	if km, ok := a.dialogKeys(); ok {
+		return km
+	}
 	switch {
 	case a.created != nil:
 		return keyMap{short: []key.Binding{kCopyToken, kDismiss}, input: true}
-	case a.form != nil:
-		return formKeys
-	case a.ask != nil:
-		return confirmKeys
 	case a.pick.filtering:
-		return keyMap{short: []key.Binding{kOpen, kBack}, input: true}
+		return filterKeys
 	}
 	return keyMap{
 		short: []key.Binding{kNew, kDelete, kCopy, kSearch},
@@ -72,11 +68,7 @@ func (a *adminTokens) keys() keyMap {
 
 func (a *adminTokens) load() tea.Cmd {
 	s := a.s
-	org := s.org
-	if org == "" {
-		return nil
-	}
-	return s.call("loading admin tokens", func(ctx context.Context) tea.Msg {
+	return s.orgCall("loading admin tokens", func(ctx context.Context, org string) tea.Msg {
 		list, err := s.admin.ListAdminTokens(ctx, s.actor, org)
 		return adminTokensMsg{org: org, list: list, err: err}
 	})
@@ -110,11 +102,7 @@ func (a *adminTokens) update(msg tea.Msg) tea.Cmd {
 		}
 	case adminTokenCreatedMsg:
 		if msg.err != nil {
-			a.s.fail(msg.err)
-			if a.form != nil {
-				return a.form.focusError(msg.err)
-			}
-			return nil
+			return a.failForm(a.s, msg.err)
 		}
 		a.form = nil
 		t := msg.t
@@ -135,8 +123,7 @@ func (a *adminTokens) update(msg tea.Msg) tea.Cmd {
 }
 
 func (a *adminTokens) key(msg tea.KeyMsg) tea.Cmd {
-	switch {
-	case a.created != nil:
+	if a.created != nil {
 		switch {
 		case key.Matches(msg, kCopyToken):
 			a.s.copy("the admin token", a.created.Token)
@@ -144,20 +131,8 @@ func (a *adminTokens) key(msg tea.KeyMsg) tea.Cmd {
 			a.created = nil // the value leaves memory here
 		}
 		return nil
-	case a.ask != nil:
-		done, cmd := a.ask.handle(msg)
-		if done {
-			a.ask = nil
-		}
-		return cmd
-	case a.form != nil:
-		res, cmd := a.form.update(msg)
-		switch res {
-		case formCancel:
-			a.form = nil
-		case formSubmit:
-			return a.submit()
-		}
+	}
+	if cmd, open := a.dialogKey(msg, a.submit); open {
 		return cmd
 	}
 	if used, cmd := a.pick.handle(msg); used {
@@ -185,15 +160,11 @@ func (a *adminTokens) key(msg tea.KeyMsg) tea.Cmd {
 
 func (a *adminTokens) askDelete(t app.AdminTokenView) {
 	s := a.s
-	org := s.org
-	a.ask = &confirm{
-		prompt: fmt.Sprintf("Delete admin token %q (%s, %s)? Whatever uses it is refused from the next request on.", orDash(t.Label), t.Role, t.ID),
-		yes: func() tea.Cmd {
-			return s.call("deleting admin token", func(ctx context.Context) tea.Msg {
-				return adminTokenDeletedMsg{t: t, err: s.admin.RevokeAdminToken(ctx, s.actor, org, t.ID)}
-			})
-		},
-	}
+	a.ask = s.confirmCall(
+		fmt.Sprintf("Delete admin token %q (%s, %s)? Whatever uses it is refused from the next request on.", orDash(t.Label), t.Role, t.ID),
+		"deleting admin token", func(ctx context.Context, org string) tea.Msg {
+			return adminTokenDeletedMsg{t: t, err: s.admin.RevokeAdminToken(ctx, s.actor, org, t.ID)}
+		})
 }
 
 func (a *adminTokens) submit() tea.Cmd {

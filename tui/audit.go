@@ -26,17 +26,15 @@ var auditPresets = []string{"", "signin.", "partner.", "key.", "user.", "tenant.
 // paused while you scroll or page), a filter by type (exact, or a family
 // such as "signin.") and a search by request id, email or partner.
 type audit struct {
-	s       *session
-	typ     textinput.Model
-	search  textinput.Model
-	typing  *textinput.Model // the field with focus, nil when none
-	events  []storage.AuditEvent
-	pick    picker
-	cursors []string
-	pageNo  int
-	next    string
-	open    *storage.AuditEvent
-	seq     int
+	s      *session
+	typ    textinput.Model
+	search textinput.Model
+	typing *textinput.Model // the field with focus, nil when none
+	events []storage.AuditEvent
+	pick   picker
+	pg     pages
+	open   *storage.AuditEvent
+	seq    int
 }
 
 type auditMsg struct {
@@ -45,12 +43,6 @@ type auditMsg struct {
 	list app.AuditList
 	err  error
 }
-
-var (
-	kAuditSearch = key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search"))
-	kAuditType   = key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "type"))
-	kCopyRequest = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy request id"))
-)
 
 func newAudit(s *session) *audit {
 	in := newInput()
@@ -61,7 +53,7 @@ func newAudit(s *session) *audit {
 	q.Prompt = "search: "
 	q.Placeholder = hint("a request id, an email, or a partner's name or id")
 	q.CharLimit = 256
-	return &audit{s: s, typ: in, search: q, pick: newPicker("no events"), cursors: []string{""}}
+	return &audit{s: s, typ: in, search: q, pick: newPicker("no events"), pg: newPages()}
 }
 
 func (a *audit) title() string { return "Audit" }
@@ -71,30 +63,30 @@ func (a *audit) capturing() bool { return a.typing != nil }
 func (a *audit) keys() keyMap {
 	switch {
 	case a.typing != nil:
-		return keyMap{short: []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")), kBack}, input: true}
+		return keyMap{short: []key.Binding{kApply, kBack}, input: true}
 	case a.open != nil:
 		return keyMap{short: []key.Binding{kCopyRequest, kBack}}
 	}
 	return keyMap{
-		short: []key.Binding{kAuditSearch, kType, kAuditType, kOpen, kPage},
-		full:  [][]key.Binding{{kUp, kDown, kTop, kNextPage, kPrevPage}, {kAuditSearch, kType, kAuditType, kBack}, {kOpen, kRefresh}},
+		short: []key.Binding{kSearch, kType, kAuditType, kOpen, kPage},
+		full:  [][]key.Binding{{kUp, kDown, kTop, kNextPage, kPrevPage}, {kSearch, kType, kAuditType, kBack}, {kOpen, kRefresh}},
 	}
 }
 
 // live reports whether the tail follows new events: only while the newest
 // event is in view and nothing else has the operator's attention.
 func (a *audit) live() bool {
-	return a.pageNo == 0 && a.open == nil && a.typing == nil && a.pick.cursor == 0 && !a.pick.filtering
+	return a.pg.no == 0 && a.open == nil && a.typing == nil && a.pick.cursor == 0 && !a.pick.filtering
 }
 
 func (a *audit) load() tea.Cmd {
-	a.cursors, a.pageNo = []string{""}, 0
+	a.pg.first()
 	return a.query()
 }
 
 // filter is the API filter of the type field and the search.
 func (a *audit) filter() (app.AuditFilter, string) {
-	f := app.AuditFilter{Type: strings.TrimSpace(a.typ.Value()), Limit: auditPageSize, Cursor: a.cursors[a.pageNo]}
+	f := app.AuditFilter{Type: strings.TrimSpace(a.typ.Value()), Limit: auditPageSize, Cursor: a.pg.cursor()}
 	var what string
 	f.RequestID, f.Email, f.PartnerID, what = resolveSearch(a.s, a.search.Value())
 	return f, what
@@ -210,7 +202,7 @@ func (a *audit) update(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		a.next = msg.list.NextCursor
+		a.pg.next = msg.list.NextCursor
 		a.pick.cursor, a.pick.offset = 0, 0
 		a.setEvents(msg.list.Events)
 	case tea.KeyMsg:
@@ -245,7 +237,7 @@ func (a *audit) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	switch {
-	case key.Matches(msg, kAuditSearch):
+	case key.Matches(msg, kSearch):
 		a.typing = &a.search
 		return a.search.Focus()
 	case key.Matches(msg, kAuditType):
@@ -274,16 +266,13 @@ func (a *audit) key(msg tea.KeyMsg) tea.Cmd {
 			a.open = &e
 		}
 	case key.Matches(msg, kNextPage):
-		if a.next == "" {
+		if !a.pg.forward() {
 			a.s.note("these are the oldest events")
 			return nil
 		}
-		a.cursors = append(a.cursors[:a.pageNo+1], a.next)
-		a.pageNo++
 		return a.query()
 	case key.Matches(msg, kPrevPage):
-		if a.pageNo > 0 {
-			a.pageNo--
+		if a.pg.back() {
 			return a.query()
 		}
 	case key.Matches(msg, kRefresh):
@@ -309,7 +298,7 @@ func (a *audit) view(width, height int) string {
 	if what != "" {
 		parts = append(parts, what)
 	}
-	parts = append(parts, fmt.Sprintf("page %d", a.pageNo+1))
+	parts = append(parts, fmt.Sprintf("page %d", a.pg.no+1))
 	switch {
 	case a.s.refresh <= 0:
 	case a.live():

@@ -70,6 +70,17 @@ func (s *session) call(label string, f func(ctx context.Context) tea.Msg) tea.Cm
 	}
 }
 
+// orgCall is call for an operation in the current organization: f gets
+// the organization as it is now, so an answer that arrives after a switch
+// can be told apart; with no organization yet nothing runs.
+func (s *session) orgCall(label string, f func(ctx context.Context, org string) tea.Msg) tea.Cmd {
+	org := s.org
+	if org == "" {
+		return nil
+	}
+	return s.call(label, func(ctx context.Context) tea.Msg { return f(ctx, org) })
+}
+
 // fail shows err in the status line with the API's code and message.
 func (s *session) fail(err error) {
 	var e *app.Error
@@ -698,6 +709,112 @@ func (c *confirm) handle(msg tea.KeyMsg) (done bool, cmd tea.Cmd) {
 
 func (c *confirm) view(width int) string {
 	return st.box.Width(min(width-4, 72)).Render(st.warn.Render(c.prompt) + "\n\n" + "y = yes    n / esc = no")
+}
+
+// confirmCall is a question whose yes runs f off the update loop, with
+// label by the spinner. f gets the organization current when the question
+// was put, so the answer acts where the question was asked.
+func (s *session) confirmCall(prompt, label string, f func(ctx context.Context, org string) tea.Msg) *confirm {
+	org := s.org
+	return &confirm{prompt: prompt, yes: func() tea.Cmd {
+		return s.call(label, func(ctx context.Context) tea.Msg { return f(ctx, org) })
+	}}
+}
+
+// --- dialogs: a form or a question over a screen ---
+
+// dialogs are what a screen opens over what it shows: a form, or a yes/no
+// question. While one is open it takes every key.
+type dialogs struct {
+	form *form
+	ask  *confirm
+}
+
+func (d *dialogs) dialogOpen() bool { return d.form != nil || d.ask != nil }
+
+// dialogKeys is the help of the open dialog; false when none is open.
+func (d *dialogs) dialogKeys() (keyMap, bool) {
+	switch {
+	case d.form != nil:
+		return formKeys, true
+	case d.ask != nil:
+		return confirmKeys, true
+	}
+	return keyMap{}, false
+}
+
+// dialogKey gives msg to the open question or form and reports whether one
+// was open. An answered question closes, and so does a cancelled form; a
+// submitted one calls submit and stays open until its answer comes, so an
+// error can still point at one of its fields (failForm). submit may be nil
+// on a screen that opens no form.
+func (d *dialogs) dialogKey(msg tea.KeyMsg, submit func() tea.Cmd) (tea.Cmd, bool) {
+	switch {
+	case d.ask != nil:
+		done, cmd := d.ask.handle(msg)
+		if done {
+			d.ask = nil
+		}
+		return cmd, true
+	case d.form != nil:
+		res, cmd := d.form.update(msg)
+		switch res {
+		case formCancel:
+			d.form = nil
+		case formSubmit:
+			if submit != nil {
+				return submit(), true
+			}
+		}
+		return cmd, true
+	}
+	return nil, false
+}
+
+// failForm shows err and, when it names a field of the open form, moves
+// the cursor there.
+func (d *dialogs) failForm(s *session, err error) tea.Cmd {
+	s.fail(err)
+	if d.form != nil {
+		return d.form.focusError(err)
+	}
+	return nil
+}
+
+// --- pages: a list the API hands out a page at a time ---
+
+// pages walks a list the API pages with cursors, forward and back.
+type pages struct {
+	cursors []string // cursors[i] starts page i
+	no      int      // the page shown, from 0
+	next    string   // the cursor after the page shown; "" on the last page
+}
+
+func newPages() pages { return pages{cursors: []string{""}} }
+
+// first goes back to the first page (a new query).
+func (p *pages) first() { p.cursors, p.no = []string{""}, 0 }
+
+// cursor is where the page shown starts.
+func (p *pages) cursor() string { return p.cursors[p.no] }
+
+// forward moves to the next page; false on the last one.
+func (p *pages) forward() bool {
+	if p.next == "" {
+		return false
+	}
+	p.cursors = append(p.cursors[:p.no+1], p.next)
+	p.no++
+	return true
+}
+
+// back moves to the previous page; false on the first one.
+func (p *pages) back() bool {
+	if p.no == 0 {
+		return false
+	}
+	p.no--
+	return true
 }
 
 // --- durations, typed as in the config file ---

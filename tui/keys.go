@@ -61,6 +61,14 @@ var (
 	kSubmit    = key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save"))
 	kCancel    = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
 	kDismiss   = key.NewBinding(key.WithKeys("enter", "esc"), key.WithHelp("enter", "I have stored it"))
+
+	kCopyToken   = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy token"))
+	kCopyRequest = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy request id"))
+	kAuditType   = key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "type"))
+	kPaste       = key.NewBinding(key.WithKeys("enter", "/"), key.WithHelp("enter", "paste a token"))
+	kApply       = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
+	kToList      = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "to the list"))
+	kDone        = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "done"))
 )
 
 // keyMap is what the help bubble shows: the screen's keys, then the global ones.
@@ -96,3 +104,6 @@ var formKeys = keyMap{
 }
 
 var confirmKeys = keyMap{short: []key.Binding{kYes, kNo}, input: true}
+
+// filterKeys is the key map while a list's filter has focus.
+var filterKeys = keyMap{short: []key.Binding{kOpen, kBack}, input: true}

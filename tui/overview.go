@@ -18,13 +18,13 @@ const userCountCap = 20000
 // overview shows the organization and tenant IDs to hand to partners, the
 // counts and the server's health.
 type overview struct {
-	s        *session
-	orgs     []storage.Org
-	orgPick  picker
-	health   app.Health
-	counts   overviewCounts
-	loaded   bool
-	creating *form
+	s       *session
+	orgs    []storage.Org
+	orgPick picker
+	health  app.Health
+	counts  overviewCounts
+	loaded  bool
+	dialogs // the new-organization form
 }
 
 type overviewCounts struct {
@@ -51,11 +51,11 @@ func newOverview(s *session) *overview {
 
 func (o *overview) title() string { return "Overview" }
 
-func (o *overview) capturing() bool { return o.creating != nil }
+func (o *overview) capturing() bool { return o.dialogOpen() }
 
 func (o *overview) keys() keyMap {
-	if o.creating != nil {
-		return formKeys
+	if km, ok := o.dialogKeys(); ok {
+		return km
 	}
 	return keyMap{
 		short: []key.Binding{kSelectOrg, kNewOrg, kCopyOrg, kRefresh},
@@ -140,13 +140,9 @@ func (o *overview) update(msg tea.Msg) tea.Cmd {
 		}
 	case orgCreatedMsg:
 		if msg.err != nil {
-			o.s.fail(msg.err)
-			if o.creating != nil {
-				return o.creating.focusError(msg.err)
-			}
-			return nil
+			return o.failForm(o.s, msg.err)
 		}
-		o.creating = nil
+		o.form = nil
 		o.s.note("organization %s created", msg.org.ID)
 		o.s.org = msg.org.ID
 		return tea.Batch(func() tea.Msg { return orgChangedMsg{} }, o.load())
@@ -175,24 +171,12 @@ func (o *overview) setOrgs(orgs []storage.Org) {
 }
 
 func (o *overview) key(msg tea.KeyMsg) tea.Cmd {
-	if o.creating != nil {
-		res, cmd := o.creating.update(msg)
-		switch res {
-		case formCancel:
-			o.creating = nil
-		case formSubmit:
-			in := app.OrgInput{ID: strings.TrimSpace(o.creating.value(0)), Name: o.creating.value(1)}
-			s := o.s
-			return s.call("creating organization", func(ctx context.Context) tea.Msg {
-				org, err := s.admin.CreateOrg(ctx, s.actor, in)
-				return orgCreatedMsg{org: org, err: err}
-			})
-		}
+	if cmd, open := o.dialogKey(msg, o.createOrg); open {
 		return cmd
 	}
 	switch {
 	case key.Matches(msg, kNewOrg):
-		o.creating = newForm("New organization", "The operator creates organizations; leave the id empty for a generated one.").
+		o.form = newForm("New organization", "The operator creates organizations; leave the id empty for a generated one.").
 			add("id", "", "optional, e.g. acme").named("id").add("name", "", "e.g. Acme MSSP").named("name")
 		return nil
 	case key.Matches(msg, kRefresh):
@@ -221,9 +205,18 @@ func (o *overview) key(msg tea.KeyMsg) tea.Cmd {
 	return cmd
 }
 
+func (o *overview) createOrg() tea.Cmd {
+	in := app.OrgInput{ID: strings.TrimSpace(o.form.value(0)), Name: o.form.value(1)}
+	s := o.s
+	return s.call("creating organization", func(ctx context.Context) tea.Msg {
+		org, err := s.admin.CreateOrg(ctx, s.actor, in)
+		return orgCreatedMsg{org: org, err: err}
+	})
+}
+
 func (o *overview) view(width, height int) string {
-	if o.creating != nil {
-		return o.creating.view(width)
+	if o.form != nil {
+		return o.form.view(width)
 	}
 	if !o.loaded {
 		return st.dim.Render("loading…")

@@ -28,9 +28,8 @@ type partners struct {
 	keyList []app.KeyView
 	keyPick picker
 
-	form     *form
+	dialogs
 	formKind string // "register", "policies", "key", "rotate"
-	ask      *confirm
 	secret   *secretView
 }
 
@@ -93,19 +92,18 @@ func newPartners(s *session) *partners {
 func (p *partners) title() string { return "Partners" }
 
 func (p *partners) capturing() bool {
-	return p.form != nil || p.ask != nil || p.secret != nil || p.pick.filtering || p.keyPick.filtering
+	return p.dialogOpen() || p.secret != nil || p.pick.filtering || p.keyPick.filtering
 }
 
 func (p *partners) keys() keyMap {
+	if km, ok := p.dialogKeys(); ok {
+		return km
+	}
 	switch {
 	case p.secret != nil:
 		return keyMap{short: []key.Binding{kCopySecret, kCopyKey, kDismiss}, input: true}
-	case p.form != nil:
-		return formKeys
-	case p.ask != nil:
-		return confirmKeys
 	case p.pick.filtering, p.keyPick.filtering:
-		return keyMap{short: []key.Binding{kOpen, kBack}, input: true}
+		return filterKeys
 	case p.open != nil:
 		return keyMap{
 			short: []key.Binding{kAddKey, kRemoveKey, kPolicies, kRotate, kCopy},
@@ -120,24 +118,19 @@ func (p *partners) keys() keyMap {
 
 func (p *partners) load() tea.Cmd {
 	s := p.s
-	org := s.org
-	if org == "" {
-		return nil
-	}
-	cmds := []tea.Cmd{s.call("loading partners", func(ctx context.Context) tea.Msg {
+	cmd := s.orgCall("loading partners", func(ctx context.Context, org string) tea.Msg {
 		list, err := s.admin.ListPartners(ctx, s.actor, org, nil)
 		return partnersMsg{org: org, list: list, err: err}
-	})}
+	})
 	if p.open != nil {
-		cmds = append(cmds, p.loadDetail(p.open.ID))
+		cmd = tea.Batch(cmd, p.loadDetail(p.open.ID))
 	}
-	return tea.Batch(cmds...)
+	return cmd
 }
 
 func (p *partners) loadDetail(id string) tea.Cmd {
 	s := p.s
-	org := s.org
-	return s.call("loading partner", func(ctx context.Context) tea.Msg {
+	return s.orgCall("loading partner", func(ctx context.Context, org string) tea.Msg {
 		v, err := s.admin.GetPartner(ctx, s.actor, org, id)
 		if err != nil {
 			return partnerMsg{err: err}
@@ -181,16 +174,6 @@ func (p *partners) setKeys(keys []app.KeyView) {
 	p.keyPick.setTable(keyCols, cells, match)
 }
 
-// failForm shows err and, when it names a field of the open form, moves
-// the cursor there.
-func (p *partners) failForm(err error) tea.Cmd {
-	p.s.fail(err)
-	if p.form != nil {
-		return p.form.focusError(err)
-	}
-	return nil
-}
-
 func (p *partners) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case orgChangedMsg:
@@ -211,7 +194,7 @@ func (p *partners) update(msg tea.Msg) tea.Cmd {
 		p.setKeys(msg.keys)
 	case partnerSavedMsg:
 		if msg.err != nil {
-			return p.failForm(msg.err)
+			return p.failForm(p.s, msg.err)
 		}
 		p.form = nil
 		if msg.created {
@@ -227,7 +210,7 @@ func (p *partners) update(msg tea.Msg) tea.Cmd {
 		return p.load()
 	case keyAddedMsg:
 		if msg.err != nil {
-			return p.failForm(msg.err)
+			return p.failForm(p.s, msg.err)
 		}
 		p.form = nil
 		p.s.note("key added: kid %s · %d bits", msg.k.Kid, msg.k.Bits)
@@ -241,7 +224,7 @@ func (p *partners) update(msg tea.Msg) tea.Cmd {
 		return p.load()
 	case rotatedMsg:
 		if msg.err != nil {
-			return p.failForm(msg.err)
+			return p.failForm(p.s, msg.err)
 		}
 		p.form = nil
 		note := "The previous secret stopped working now."
@@ -274,8 +257,7 @@ func (p *partners) update(msg tea.Msg) tea.Cmd {
 }
 
 func (p *partners) key(msg tea.KeyMsg) tea.Cmd {
-	switch {
-	case p.secret != nil:
+	if p.secret != nil {
 		switch {
 		case key.Matches(msg, kCopySecret):
 			p.s.copy("the consumer secret", p.secret.secret)
@@ -285,22 +267,11 @@ func (p *partners) key(msg tea.KeyMsg) tea.Cmd {
 			p.secret = nil // the secret leaves memory here
 		}
 		return nil
-	case p.ask != nil:
-		done, cmd := p.ask.handle(msg)
-		if done {
-			p.ask = nil
-		}
+	}
+	if cmd, open := p.dialogKey(msg, p.submit); open {
 		return cmd
-	case p.form != nil:
-		res, cmd := p.form.update(msg)
-		switch res {
-		case formCancel:
-			p.form = nil
-		case formSubmit:
-			return p.submit()
-		}
-		return cmd
-	case p.open != nil:
+	}
+	if p.open != nil {
 		return p.detailKey(msg)
 	}
 	if used, cmd := p.pick.handle(msg); used {
@@ -345,7 +316,6 @@ func (p *partners) detailKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	v := *p.open
 	s := p.s
-	org := s.org
 	switch {
 	case key.Matches(msg, kBack):
 		p.open = nil
@@ -361,14 +331,10 @@ func (p *partners) detailKey(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		k := p.keyList[i]
-		p.ask = &confirm{
-			prompt: fmt.Sprintf("Remove key %s (%s) from %s? Tokens signed with it stop verifying at once.", k.Kid, k.Fingerprint, v.Name),
-			yes: func() tea.Cmd {
-				return s.call("removing key", func(ctx context.Context) tea.Msg {
-					return keyDeletedMsg{kid: k.Kid, err: s.admin.DeleteKey(ctx, s.actor, org, v.ID, k.Kid)}
-				})
-			},
-		}
+		p.ask = s.confirmCall(fmt.Sprintf("Remove key %s (%s) from %s? Tokens signed with it stop verifying at once.", k.Kid, k.Fingerprint, v.Name),
+			"removing key", func(ctx context.Context, org string) tea.Msg {
+				return keyDeletedMsg{kid: k.Kid, err: s.admin.DeleteKey(ctx, s.actor, org, v.ID, k.Kid)}
+			})
 	case key.Matches(msg, kPolicies):
 		p.form, p.formKind = policyForm("Edit "+v.Name, &v), "policies"
 	case key.Matches(msg, kRotate):
@@ -392,15 +358,11 @@ func (p *partners) detailKey(msg tea.KeyMsg) tea.Cmd {
 
 func (p *partners) askDelete(v app.PartnerView) {
 	s := p.s
-	org := s.org
-	p.ask = &confirm{
-		prompt: fmt.Sprintf("Delete partner %q (%s)? Its keys and secret are removed and the sessions it signed in end; its users remain.", v.Name, v.ID),
-		yes: func() tea.Cmd {
-			return s.call("deleting partner", func(ctx context.Context) tea.Msg {
-				return partnerDeletedMsg{id: v.ID, name: v.Name, err: s.admin.DeletePartner(ctx, s.actor, org, v.ID)}
-			})
-		},
-	}
+	p.ask = s.confirmCall(
+		fmt.Sprintf("Delete partner %q (%s)? Its keys and secret are removed and the sessions it signed in end; its users remain.", v.Name, v.ID),
+		"deleting partner", func(ctx context.Context, org string) tea.Msg {
+			return partnerDeletedMsg{id: v.ID, name: v.Name, err: s.admin.DeletePartner(ctx, s.actor, org, v.ID)}
+		})
 }
 
 func (p *partners) toggle(v app.PartnerView) tea.Cmd {
@@ -412,15 +374,11 @@ func (p *partners) toggle(v app.PartnerView) tea.Cmd {
 			return partnerChangedMsg{p: nv, msg: "partner " + v.Name + " reactivated", err: err}
 		})
 	}
-	p.ask = &confirm{
-		prompt: fmt.Sprintf("Deactivate partner %q (%s)? Its sign-ins are refused and the sessions it signed in end now.", v.Name, v.ID),
-		yes: func() tea.Cmd {
-			return s.call("deactivating partner", func(ctx context.Context) tea.Msg {
-				nv, err := s.admin.DeactivatePartner(ctx, s.actor, org, v.ID)
-				return partnerChangedMsg{p: nv, msg: "partner " + v.Name + " deactivated", err: err}
-			})
-		},
-	}
+	p.ask = s.confirmCall(fmt.Sprintf("Deactivate partner %q (%s)? Its sign-ins are refused and the sessions it signed in end now.", v.Name, v.ID),
+		"deactivating partner", func(ctx context.Context, org string) tea.Msg {
+			nv, err := s.admin.DeactivatePartner(ctx, s.actor, org, v.ID)
+			return partnerChangedMsg{p: nv, msg: "partner " + v.Name + " deactivated", err: err}
+		})
 	return nil
 }
 
@@ -501,7 +459,7 @@ func (p *partners) submit() tea.Cmd {
 	case "register":
 		pol, err := policiesFrom(f, nil)
 		if err != nil {
-			return p.failForm(err)
+			return p.failForm(p.s, err)
 		}
 		in := app.PartnerInput{Name: f.value(0), PartnerPolicies: pol}
 		return s.call("registering partner", func(ctx context.Context) tea.Msg {
@@ -512,7 +470,7 @@ func (p *partners) submit() tea.Cmd {
 		orig := *p.open
 		pol, err := policiesFrom(f, &orig)
 		if err != nil {
-			return p.failForm(err)
+			return p.failForm(p.s, err)
 		}
 		patch := app.PartnerPatch{PartnerPolicies: pol}
 		if name := f.value(0); name != orig.Name {
@@ -537,7 +495,7 @@ func (p *partners) submit() tea.Cmd {
 		v := *p.open
 		grace, err := parseGrace("grace_period", f.value(0))
 		if err != nil {
-			return p.failForm(err)
+			return p.failForm(p.s, err)
 		}
 		return s.call("rotating secret", func(ctx context.Context) tea.Msg {
 			res, err := s.admin.RotateSecret(ctx, s.actor, org, v.ID, grace)

@@ -17,9 +17,8 @@ type tenants struct {
 	s       *session
 	list    []app.TenantView
 	pick    picker
-	form    *form
 	editing string // the tenant being edited; "" while creating
-	ask     *confirm
+	dialogs
 }
 
 type tenantsMsg struct {
@@ -45,16 +44,14 @@ func newTenants(s *session) *tenants {
 
 func (t *tenants) title() string { return "Tenants" }
 
-func (t *tenants) capturing() bool { return t.form != nil || t.ask != nil || t.pick.filtering }
+func (t *tenants) capturing() bool { return t.dialogOpen() || t.pick.filtering }
 
 func (t *tenants) keys() keyMap {
-	switch {
-	case t.form != nil:
-		return formKeys
-	case t.ask != nil:
-		return confirmKeys
-	case t.pick.filtering:
-		return keyMap{short: []key.Binding{kOpen, kBack}, input: true}
+	if km, ok := t.dialogKeys(); ok {
+		return km
+	}
+	if t.pick.filtering {
+		return filterKeys
 	}
 	return keyMap{
 		short: []key.Binding{kNew, kEdit, kDelete, kSearch, kCopy},
@@ -64,11 +61,7 @@ func (t *tenants) keys() keyMap {
 
 func (t *tenants) load() tea.Cmd {
 	s := t.s
-	org := s.org
-	if org == "" {
-		return nil
-	}
-	return s.call("loading tenants", func(ctx context.Context) tea.Msg {
+	return s.orgCall("loading tenants", func(ctx context.Context, org string) tea.Msg {
 		list, err := s.admin.ListTenants(ctx, s.actor, org)
 		return tenantsMsg{org: org, list: list, err: err}
 	})
@@ -100,11 +93,7 @@ func (t *tenants) update(msg tea.Msg) tea.Cmd {
 		}
 	case tenantSavedMsg:
 		if msg.err != nil {
-			t.s.fail(msg.err)
-			if t.form != nil {
-				return t.form.focusError(msg.err)
-			}
-			return nil
+			return t.failForm(t.s, msg.err)
 		}
 		t.form = nil
 		verb := "updated"
@@ -132,21 +121,7 @@ func (t *tenants) update(msg tea.Msg) tea.Cmd {
 type selectTenantMsg struct{ id string }
 
 func (t *tenants) key(msg tea.KeyMsg) tea.Cmd {
-	if t.ask != nil {
-		done, cmd := t.ask.handle(msg)
-		if done {
-			t.ask = nil
-		}
-		return cmd
-	}
-	if t.form != nil {
-		res, cmd := t.form.update(msg)
-		switch res {
-		case formCancel:
-			t.form = nil
-		case formSubmit:
-			return t.save()
-		}
+	if cmd, open := t.dialogKey(msg, t.save); open {
 		return cmd
 	}
 	if used, cmd := t.pick.handle(msg); used {
@@ -177,14 +152,10 @@ func (t *tenants) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		tn := t.list[sel]
 		s := t.s
-		t.ask = &confirm{
-			prompt: fmt.Sprintf("Delete tenant %q (%s)? A tenant that still has users cannot be deleted.", tn.Name, tn.ID),
-			yes: func() tea.Cmd {
-				return s.call("deleting tenant", func(ctx context.Context) tea.Msg {
-					return tenantDeletedMsg{id: tn.ID, err: s.admin.DeleteTenant(ctx, s.actor, s.org, tn.ID)}
-				})
-			},
-		}
+		t.ask = s.confirmCall(fmt.Sprintf("Delete tenant %q (%s)? A tenant that still has users cannot be deleted.", tn.Name, tn.ID),
+			"deleting tenant", func(ctx context.Context, org string) tea.Msg {
+				return tenantDeletedMsg{id: tn.ID, err: s.admin.DeleteTenant(ctx, s.actor, org, tn.ID)}
+			})
 	case key.Matches(msg, kCopy):
 		if sel >= 0 {
 			t.s.copy("tenant id "+t.list[sel].ID, t.list[sel].ID)

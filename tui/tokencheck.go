@@ -25,8 +25,6 @@ type tokenCheckMsg struct {
 	err error
 }
 
-var kPaste = key.NewBinding(key.WithKeys("enter", "/"), key.WithHelp("enter", "paste a token"))
-
 func newTokenCheck(s *session) *tokenCheck {
 	in := newInput()
 	in.Prompt = "token: "

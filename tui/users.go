@@ -30,14 +30,12 @@ type users struct {
 	// pending: the search text changed and its query has not started yet.
 	pending bool
 
-	page    []app.UserView
-	pick    picker
-	cursors []string // cursors[i] starts page i
-	pageNo  int
-	next    string
+	page []app.UserView
+	pick picker
+	pg   pages
 
 	profile *app.UserView
-	ask     *confirm
+	dialogs // a question only: users are not edited here
 }
 
 type usersMsg struct {
@@ -63,22 +61,20 @@ func newUsers(s *session) *users {
 	in.Prompt = "/ "
 	in.Placeholder = hint("search by email or name")
 	in.CharLimit = 256
-	return &users{s: s, search: in, pick: newPicker("no users match"), cursors: []string{""}}
+	return &users{s: s, search: in, pick: newPicker("no users match"), pg: newPages()}
 }
 
 func (u *users) title() string { return "Users" }
 
-func (u *users) capturing() bool { return u.typing || u.ask != nil }
+func (u *users) capturing() bool { return u.typing || u.dialogOpen() }
 
 func (u *users) keys() keyMap {
+	if km, ok := u.dialogKeys(); ok {
+		return km
+	}
 	switch {
-	case u.ask != nil:
-		return confirmKeys
 	case u.typing:
-		return keyMap{short: []key.Binding{
-			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "to the list")),
-			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "done")),
-		}, input: true}
+		return keyMap{short: []key.Binding{kToList, kDone}, input: true}
 	case u.profile != nil:
 		return keyMap{short: []key.Binding{kDelete, kCopyUser, kBack}}
 	}
@@ -90,7 +86,7 @@ func (u *users) keys() keyMap {
 
 // load reads the first page of the current search.
 func (u *users) load() tea.Cmd {
-	u.cursors, u.pageNo = []string{""}, 0
+	u.pg.first()
 	if u.profile != nil {
 		return tea.Batch(u.query(), u.loadProfile(u.profile.ID))
 	}
@@ -103,7 +99,7 @@ func (u *users) query() tea.Cmd {
 		return nil
 	}
 	u.seq++
-	seq, org, q, tenant, cursor := u.seq, s.org, u.search.Value(), u.tenant, u.cursors[u.pageNo]
+	seq, org, q, tenant, cursor := u.seq, s.org, u.search.Value(), u.tenant, u.pg.cursor()
 	return s.call("searching users", func(ctx context.Context) tea.Msg {
 		list, err := s.admin.ListUsers(ctx, s.actor, org, q, tenant, usersPageSize, cursor)
 		return usersMsg{seq: seq, list: list, err: err}
@@ -112,8 +108,7 @@ func (u *users) query() tea.Cmd {
 
 func (u *users) loadProfile(id string) tea.Cmd {
 	s := u.s
-	org := s.org
-	return s.call("loading user", func(ctx context.Context) tea.Msg {
+	return s.orgCall("loading user", func(ctx context.Context, org string) tea.Msg {
 		v, err := s.admin.GetUser(ctx, s.actor, org, id)
 		return userMsg{u: v, err: err}
 	})
@@ -159,13 +154,13 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 			u.s.fail(msg.err)
 			return nil
 		}
-		u.next = msg.list.NextCursor
+		u.pg.next = msg.list.NextCursor
 		u.pick.cursor, u.pick.offset = 0, 0
 		u.setPage(msg.list.Users)
 	case searchTickMsg:
 		if msg.seq == u.seq {
 			u.pending = false
-			u.cursors, u.pageNo = []string{""}, 0
+			u.pg.first()
 			return u.query()
 		}
 	case userMsg:
@@ -191,11 +186,7 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 }
 
 func (u *users) key(msg tea.KeyMsg) tea.Cmd {
-	if u.ask != nil {
-		done, cmd := u.ask.handle(msg)
-		if done {
-			u.ask = nil
-		}
+	if cmd, open := u.dialogKey(msg, nil); open {
 		return cmd
 	}
 	if u.typing {
@@ -206,7 +197,7 @@ func (u *users) key(msg tea.KeyMsg) tea.Cmd {
 			if u.pending {
 				// Do not wait for the pause: search now.
 				u.pending = false
-				u.cursors, u.pageNo = []string{""}, 0
+				u.pg.first()
 				return u.query()
 			}
 			return nil
@@ -246,24 +237,21 @@ func (u *users) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, kBack):
 		if u.search.Value() != "" {
 			u.search.SetValue("")
-			u.cursors, u.pageNo = []string{""}, 0
+			u.pg.first()
 			return u.query()
 		}
 	case key.Matches(msg, kTenant):
 		u.tenant = nextTenant(u.s.tenants, u.tenant)
-		u.cursors, u.pageNo = []string{""}, 0
+		u.pg.first()
 		return u.query()
 	case key.Matches(msg, kNextPage):
-		if u.next == "" {
+		if !u.pg.forward() {
 			u.s.note("this is the last page")
 			return nil
 		}
-		u.cursors = append(u.cursors[:u.pageNo+1], u.next)
-		u.pageNo++
 		return u.query()
 	case key.Matches(msg, kPrevPage):
-		if u.pageNo > 0 {
-			u.pageNo--
+		if u.pg.back() {
 			return u.query()
 		}
 	case key.Matches(msg, kOpen):
@@ -302,19 +290,14 @@ func nextTenant(ts []app.TenantView, cur string) string {
 
 func (u *users) askDelete(v app.UserView) {
 	s := u.s
-	org := s.org
 	who := v.Email
 	if v.Name != "" {
 		who = v.Name + " <" + v.Email + ">"
 	}
-	u.ask = &confirm{
-		prompt: fmt.Sprintf("Delete user %s (%s)? The user's sessions end at once.", who, v.ID),
-		yes: func() tea.Cmd {
-			return s.call("deleting user", func(ctx context.Context) tea.Msg {
-				return userDeletedMsg{u: v, err: s.admin.DeleteUser(ctx, s.actor, org, v.ID)}
-			})
-		},
-	}
+	u.ask = s.confirmCall(fmt.Sprintf("Delete user %s (%s)? The user's sessions end at once.", who, v.ID),
+		"deleting user", func(ctx context.Context, org string) tea.Msg {
+			return userDeletedMsg{u: v, err: s.admin.DeleteUser(ctx, s.actor, org, v.ID)}
+		})
 }
 
 func (u *users) view(width, height int) string {
@@ -331,14 +314,14 @@ func (u *users) view(width, height int) string {
 	if u.tenant != "" {
 		tenant = "tenant " + named(u.s.tenantName(u.tenant), u.tenant)
 	}
-	from := u.pageNo*usersPageSize + 1
+	from := u.pg.no*usersPageSize + 1
 	more := ""
-	if u.next != "" {
+	if u.pg.next != "" {
 		more = " · ] next"
 	}
-	info := fmt.Sprintf("%s · page %d (%d–%d)%s", tenant, u.pageNo+1, from, from+len(u.page)-1, more)
+	info := fmt.Sprintf("%s · page %d (%d–%d)%s", tenant, u.pg.no+1, from, from+len(u.page)-1, more)
 	if len(u.page) == 0 {
-		info = fmt.Sprintf("%s · page %d", tenant, u.pageNo+1)
+		info = fmt.Sprintf("%s · page %d", tenant, u.pg.no+1)
 	}
 	searchLine := u.search.View()
 	if !u.typing && u.search.Value() == "" {
