@@ -20,9 +20,21 @@ import (
 // service on the memory store, with a fixed clock and random source; the
 // final screen is compared with a golden file (go test ./tui -update).
 
-func startFlow(t *testing.T, svc *app.Service) *teatest.TestModel {
+// startFlow runs the console over svc at 80×24 and waits for its first
+// screen, showing also what also names.
+func startFlow(t *testing.T, svc *app.Service, also ...string) *teatest.TestModel {
 	t.Helper()
-	return teatest.NewTestModel(t, newModel(svc), teatest.WithInitialTermSize(80, 24))
+	return startFlowWith(t, newModel(svc), 80, 24, also...)
+}
+
+// startFlowWith runs m at w×h and waits for its first screen, showing also
+// what also names: in one wait, because the screen is drawn by changed
+// lines, so a second wait would miss what the first frame already drew.
+func startFlowWith(t *testing.T, m *Model, w, h int, also ...string) *teatest.TestModel {
+	t.Helper()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+	waitFor(t, tm, append([]string{"organizationId"}, also...)...)
+	return tm
 }
 
 // waitFor waits until the screen output contains every string.
@@ -31,7 +43,7 @@ func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) []byte {
 	var seen []byte
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
 		seen = b
-		plain := ansi.Strip(string(b))
+		plain := stripANSI(b)
 		for _, w := range want {
 			if !strings.Contains(plain, w) {
 				return false
@@ -41,6 +53,8 @@ func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) []byte {
 	}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
 	return seen
 }
+
+func stripANSI(b []byte) string { return ansi.Strip(string(b)) }
 
 func press(tm *teatest.TestModel, ks ...string) {
 	for _, k := range ks {
@@ -59,7 +73,6 @@ func finish(t *testing.T, tm *teatest.TestModel) string {
 func TestFlowRegisterPartnerShowsSecretOnce(t *testing.T) {
 	svc := newService(t)
 	tm := startFlow(t, svc)
-	waitFor(t, tm, "organizationId")
 	press(tm, "3")
 	waitFor(t, tm, "no partners yet")
 	press(tm, "n")
@@ -69,9 +82,9 @@ func TestFlowRegisterPartnerShowsSecretOnce(t *testing.T) {
 	tm.Type("example.com")
 	press(tm, "ctrl+s")
 	out := waitFor(t, tm, "It will never be shown again", "consumer secret")
-	secret := regexp.MustCompile(`cs_[A-Za-z0-9_-]+`).FindString(ansi.Strip(string(out)))
+	secret := regexp.MustCompile(`cs_[A-Za-z0-9_-]+`).FindString(stripANSI(out))
 	if secret == "" {
-		t.Fatalf("no consumer secret on screen:\n%s", ansi.Strip(string(out)))
+		t.Fatalf("no consumer secret on screen:\n%s", stripANSI(out))
 	}
 	press(tm, "enter")
 	waitFor(t, tm, "Public keys (0)")
@@ -101,7 +114,6 @@ func TestFlowUploadPEMKey(t *testing.T) {
 	p := registerPartner(t, svc)
 	pemText := testPEM(t)
 	tm := startFlow(t, svc)
-	waitFor(t, tm, "organizationId")
 	press(tm, "3")
 	waitFor(t, tm, "Portal")
 	press(tm, "enter")
@@ -133,7 +145,6 @@ func TestFlowInvalidPEMShowsAPIMessage(t *testing.T) {
 		t.Fatalf("service accepted an invalid PEM: %v", want)
 	}
 	tm := startFlow(t, svc)
-	waitFor(t, tm, "organizationId")
 	press(tm, "3")
 	waitFor(t, tm, "Portal")
 	press(tm, "enter", "a")
@@ -157,8 +168,7 @@ func TestFlowSearchAmongThousandsAndDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm := startFlow(t, svc)
-	waitFor(t, tm, "organizationId", "5001 users")
+	tm := startFlow(t, svc, "5001 users")
 	press(tm, "4")
 	waitFor(t, tm, "user00001@example.com", "page 1 (1–100) · ] next")
 	press(tm, "]")

@@ -111,11 +111,34 @@ func testPEM(t testing.TB) string {
 	return string(b)
 }
 
-// newModel is the console over svc without the refresh clock: the
-// synchronous driver runs every command at once, and a tick would sleep.
-func newModel(svc app.Admin) *Model {
-	return New(Options{Admin: svc, Actor: app.Console, Mode: ModeDirect, Now: func() time.Time { return fixedNow },
-		Refresh: -1, Clipboard: &clipboard{}})
+// testOptions are the console's options in tests: in-process over admin,
+// the fixed clock, a recording clipboard, and no refresh clock (the
+// synchronous driver runs every command at once, and a tick would sleep);
+// a test that wants the clock sets Refresh.
+func testOptions(admin app.Admin) Options {
+	return Options{Admin: admin, Actor: app.Console, Mode: ModeDirect, Now: func() time.Time { return fixedNow },
+		Refresh: -1, Clipboard: &clipboard{}}
+}
+
+// newModel is the console over svc with testOptions.
+func newModel(svc app.Admin) *Model { return New(testOptions(svc)) }
+
+// driveWithUsers drives the console over a service seeded with n users.
+func driveWithUsers(t testing.TB, n int) (*app.Service, *driver) {
+	t.Helper()
+	svc := newService(t)
+	seedUsers(t, svc, n)
+	return svc, drive(t, newModel(svc))
+}
+
+// userCount is how many users organization acme has (up to 500).
+func userCount(t testing.TB, svc *app.Service) int {
+	t.Helper()
+	l, err := svc.ListUsers(context.Background(), app.Console, "acme", "", "", 500, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(l.Users)
 }
 
 // clipboard records what the console sent to the terminal's clipboard.
@@ -195,26 +218,16 @@ func (d *driver) typeText(s string) {
 
 func (d *driver) view() string { return ansi.Strip(d.m.View()) }
 
+// specialKeys are the key names tests may type; anything else is runes.
+var specialKeys = map[string]tea.KeyType{
+	"enter": tea.KeyEnter, "esc": tea.KeyEsc, "tab": tea.KeyTab, "shift+tab": tea.KeyShiftTab,
+	"up": tea.KeyUp, "down": tea.KeyDown, "backspace": tea.KeyBackspace,
+	"ctrl+s": tea.KeyCtrlS, "ctrl+c": tea.KeyCtrlC, "ctrl+u": tea.KeyCtrlU,
+}
+
 func keyMsg(k string) tea.KeyMsg {
-	switch k {
-	case "enter":
-		return tea.KeyMsg{Type: tea.KeyEnter}
-	case "esc":
-		return tea.KeyMsg{Type: tea.KeyEsc}
-	case "tab":
-		return tea.KeyMsg{Type: tea.KeyTab}
-	case "shift+tab":
-		return tea.KeyMsg{Type: tea.KeyShiftTab}
-	case "up":
-		return tea.KeyMsg{Type: tea.KeyUp}
-	case "down":
-		return tea.KeyMsg{Type: tea.KeyDown}
-	case "backspace":
-		return tea.KeyMsg{Type: tea.KeyBackspace}
-	case "ctrl+s":
-		return tea.KeyMsg{Type: tea.KeyCtrlS}
-	case "ctrl+c":
-		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	if t, ok := specialKeys[k]; ok {
+		return tea.KeyMsg{Type: t}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 }

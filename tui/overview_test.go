@@ -11,9 +11,7 @@ import (
 )
 
 func TestOverviewShowsIDsCountsAndHealth(t *testing.T) {
-	svc := newService(t)
-	seedUsers(t, svc, 3)
-	d := drive(t, newModel(svc))
+	_, d := driveWithUsers(t, 3)
 	v := d.view()
 	t.Log("\n" + v)
 	contains(t, v, "organizationId  acme", "tenantId t1", "tenantId t2", "2 tenants · 0 partners (0 active) · 0 keys · 3 users",
@@ -114,9 +112,7 @@ func TestFullHelpFitsEveryScreenAt80(t *testing.T) {
 // runes; each acts as if pressed alone, and once one opens a field the rest
 // is typed into it. A long unmarked burst is a paste, never commands.
 func TestKeysReadTogetherActInTurn(t *testing.T) {
-	svc := newService(t)
-	seedUsers(t, svc, 3)
-	d := drive(t, newModel(svc))
+	svc, d := driveWithUsers(t, 3)
 	runes := func(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
 
 	d.send(runes("2n"))
@@ -142,7 +138,7 @@ func TestKeysReadTogetherActInTurn(t *testing.T) {
 	if strings.Contains(d.view(), "Delete user") {
 		t.Fatalf("a long burst ran as commands:\n%s", d.view())
 	}
-	if l, _ := svc.ListUsers(t.Context(), app.Console, "acme", "", "", 10, ""); len(l.Users) != 3 {
+	if userCount(t, svc) != 3 {
 		t.Fatal("a long burst deleted a user")
 	}
 	// A marked paste is text, never keys.

@@ -15,13 +15,19 @@ import (
 	"gatehouse/app"
 )
 
+// registerForm opens the partner registration form and types a name and
+// the allowed source IPs; the cursor stays on the IPs.
+func (d *driver) registerForm(name, sourceIPs string) {
+	d.keys("3", "n")
+	d.typeText(name)
+	d.keys("tab", "tab")
+	d.typeText(sourceIPs)
+}
+
 func TestPartnersRegisterRejectsBadPolicyWithAPIMessage(t *testing.T) {
 	svc := newService(t)
 	d := drive(t, newModel(svc))
-	d.keys("3", "n")
-	d.typeText("Portal")
-	d.keys("tab", "tab")
-	d.typeText("10.0.0.0/8, nonsense")
+	d.registerForm("Portal", "10.0.0.0/8, nonsense")
 	d.keys("ctrl+s")
 	contains(t, d.view(), "✗ validation_error: allowed_source_ips[1]: not an IP or CIDR", "Register a partner")
 	if ps, _ := svc.ListPartners(t.Context(), app.Console, "acme", nil); len(ps) != 0 {

@@ -19,9 +19,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
-	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
 	"gatehouse/app"
@@ -134,10 +132,7 @@ func TestCopyKeysWriteOSC52(t *testing.T) {
 func TestErrorMovesFocusToTheNamedField(t *testing.T) {
 	svc := newService(t)
 	d := drive(t, newModel(svc))
-	d.keys("3", "n")
-	d.typeText("Portal")
-	d.keys("tab", "tab")
-	d.typeText("10.0.0.0/8, 192.0.2.1, nonsense")
+	d.registerForm("Portal", "10.0.0.0/8, 192.0.2.1, nonsense")
 	d.keys("tab", "tab", "tab", "tab") // the cursor is far from the bad field
 	d.keys("ctrl+s")
 	p := d.m.screens[2].(*partners)
@@ -305,20 +300,15 @@ func TestAuditSearchByRequestIDEmailOrPartner(t *testing.T) {
 	contains(t, d.view(), "every type")
 }
 
-func startFlowWith(t *testing.T, m *Model, w, h int) *teatest.TestModel {
-	t.Helper()
-	return teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
-}
-
 // TestFlowAuditLiveTail: events appear without a key while the cursor rests
 // on the newest; scrolling pauses the tail, g resumes it.
 func TestFlowAuditLiveTail(t *testing.T) {
 	svc := newService(t)
 	registerPartner(t, svc)
-	m := New(Options{Admin: svc, Actor: app.Console, Mode: ModeDirect, Now: func() time.Time { return fixedNow },
-		Refresh: 40 * time.Millisecond, Clipboard: &clipboard{}})
+	o := testOptions(svc)
+	o.Refresh = 40 * time.Millisecond
+	m := New(o)
 	tm := startFlowWith(t, m, 80, 24)
-	waitFor(t, tm, "organizationId")
 	press(tm, "5")
 	waitFor(t, tm, "partner.create", "● live")
 	mustDo(t, func() error {
@@ -354,7 +344,6 @@ func TestFlowTablesUseTheWidth(t *testing.T) {
 			signedIn(t, svc, p, "grace.brewster.murray.hopper@navy.example.com", "req-width-1")
 			seedUsers(t, svc, 3)
 			tm := startFlowWith(t, newModel(svc), size[0], size[1])
-			waitFor(t, tm, "organizationId")
 			press(tm, "4")
 			waitFor(t, tm, "user00003@example.com", "PARTNER")
 			final := finish(t, tm)
@@ -379,7 +368,6 @@ func TestFlowAdminTokens(t *testing.T) {
 	svc := newService(t)
 	m := newModel(svc)
 	tm := startFlowWith(t, m, 80, 24)
-	waitFor(t, tm, "organizationId")
 	press(tm, "7")
 	waitFor(t, tm, "no admin tokens")
 	press(tm, "n")
@@ -488,10 +476,10 @@ func TestFlowSocketStatusNoticesServerGoingAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := newSocketServer(t, svc)
-	m := New(Options{Admin: client.New(srv.path), Actor: app.Operator, Mode: ModeSocket,
-		Now: func() time.Time { return fixedNow }, Refresh: 50 * time.Millisecond, Clipboard: &clipboard{}})
-	tm := startFlowWith(t, m, 80, 24)
-	waitFor(t, tm, "organizationId", ModeSocket)
+	o := testOptions(client.New(srv.path))
+	o.Actor, o.Mode, o.Refresh = app.Operator, ModeSocket, 50*time.Millisecond
+	m := New(o)
+	tm := startFlowWith(t, m, 80, 24, ModeSocket)
 	press(tm, "7")
 	waitFor(t, tm, "over-the-socket", "admin")
 	srv.stop()
@@ -503,5 +491,3 @@ func TestFlowSocketStatusNoticesServerGoingAway(t *testing.T) {
 		t.Fatalf("still unreachable:\n%s", final)
 	}
 }
-
-func stripANSI(b []byte) string { return ansi.Strip(string(b)) }

@@ -38,9 +38,7 @@ func TestTenantsCreateEditDelete(t *testing.T) {
 }
 
 func TestTenantsDeleteWithUsersIsAConflict(t *testing.T) {
-	svc := newService(t)
-	seedUsers(t, svc, 2)
-	d := drive(t, newModel(svc))
+	_, d := driveWithUsers(t, 2)
 	d.keys("2", "d", "y")
 	contains(t, d.view(), "✗ conflict: tenant t1 still has users")
 }

@@ -7,9 +7,7 @@ import (
 )
 
 func TestUsersPagingTenantFilterAndProfile(t *testing.T) {
-	svc := newService(t)
-	seedUsers(t, svc, 250)
-	d := drive(t, newModel(svc))
+	_, d := driveWithUsers(t, 250)
 	d.keys("4")
 	contains(t, d.view(), "all tenants · page 1 (1–100) · ] next", "user00001@example.com")
 	d.keys("]", "]")
@@ -35,9 +33,7 @@ func TestUsersPagingTenantFilterAndProfile(t *testing.T) {
 }
 
 func TestUsersSearchAsYouTypeDropsStaleAnswers(t *testing.T) {
-	svc := newService(t)
-	seedUsers(t, svc, 30)
-	d := drive(t, newModel(svc))
+	_, d := driveWithUsers(t, 30)
 	d.keys("4", "/")
 	u := d.m.screens[3].(*users)
 	// An answer for an old query arriving late changes nothing.
@@ -53,18 +49,16 @@ func TestUsersSearchAsYouTypeDropsStaleAnswers(t *testing.T) {
 }
 
 func TestUsersDeleteConfirmationNamesUserAndCanBeRefused(t *testing.T) {
-	svc := newService(t)
-	seedUsers(t, svc, 3)
-	d := drive(t, newModel(svc))
+	svc, d := driveWithUsers(t, 3)
 	d.keys("4", "d")
 	contains(t, d.view(), "Delete user User 00001 <user00001@example.com>")
 	d.keys("n")
-	if l, _ := svc.ListUsers(t.Context(), app.Console, "acme", "", "", 10, ""); len(l.Users) != 3 {
+	if userCount(t, svc) != 3 {
 		t.Fatal("n deleted the user")
 	}
 	d.keys("d", "y")
 	contains(t, d.view(), "user user00001@example.com deleted")
-	if l, _ := svc.ListUsers(t.Context(), app.Console, "acme", "", "", 10, ""); len(l.Users) != 2 {
+	if userCount(t, svc) != 2 {
 		t.Fatal("y did not delete the user")
 	}
 }
