@@ -9,22 +9,21 @@ import (
 	"gatehouse/app"
 )
 
-// setAssertion adds X-Gatehouse-Assertion (SPEC §4.6) to a 200 of
-// /auth/verify, for the aud parseVerifyQuery validated ("" for none). It
-// reports false when it answered the request itself: a signing failure is a
-// 500, so the proxy denies rather than passing a request on without the
-// identity it promised.
-func (s *Server) setAssertion(c *gin.Context, id app.Identity, aud string) bool {
+// assertion is the X-Gatehouse-Assertion (SPEC §4.6) of a 200 of
+// /auth/verify, for the aud parseVerifyQuery validated ("" for none), or ""
+// when assertions are off. It reports false when it answered the request
+// itself: a signing failure is a 500 without identity headers, so the proxy
+// denies rather than passing a request on without the identity it promised.
+func (s *Server) assertion(c *gin.Context, id app.Identity, aud string) (string, bool) {
 	if !s.cfg.Session.Assertion {
-		return true
+		return "", true
 	}
 	token, err := s.svc.Assertion(c, id, aud)
 	if err != nil {
 		s.abortError(c, err)
-		return false
+		return "", false
 	}
-	c.Writer.Header().Set("X-Gatehouse-Assertion", token)
-	return true
+	return token, true
 }
 
 // jwks is GET /.well-known/jwks.json: the public keys a dashboard verifies

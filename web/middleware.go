@@ -13,12 +13,20 @@ import (
 	"gatehouse/app"
 )
 
-const requestIDKey = "request_id"
-
 // forwardAuthPath is the route a proxy calls on every request it guards.
 const forwardAuthPath = "/auth/verify"
 
-func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+// headerRequestID is X-Request-ID in canonical form: the request id lives
+// only in the response header, so a request needs no gin context map (an
+// allocation and a map insert on every forward-auth check).
+const headerRequestID = "X-Request-Id"
+
+func requestID(c *gin.Context) string {
+	if v := c.Writer.Header()[headerRequestID]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // requestIDs gives every request a random id, echoed in X-Request-ID and in
 // every error body, so an operator can find a user's failure in the logs.
@@ -26,9 +34,7 @@ func requestIDs() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
-		c.Set(requestIDKey, id)
-		c.Header("X-Request-ID", id)
+		c.Writer.Header()[headerRequestID] = []string{hex.EncodeToString(b[:])}
 		c.Next()
 	}
 }

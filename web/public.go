@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -176,8 +177,8 @@ func (s *Server) hmacLogin(c *gin.Context) {
 
 // identity resolves the request's session cookie.
 func (s *Server) identity(c *gin.Context) (app.Identity, error) {
-	token, err := c.Cookie(s.cookie.name)
-	if err != nil || token == "" {
+	token := requestSessionToken(c.Request, s.cookie.name)
+	if token == "" {
 		return app.Identity{}, app.ErrNoSession
 	}
 	return s.svc.Authenticate(c, token)
@@ -213,21 +214,38 @@ func (s *Server) verify(c *gin.Context) {
 		return
 	}
 	s.metrics.countForwardAuth("allowed")
-	h := c.Writer.Header()
-	h.Set("X-Gatehouse-User", id.User.ID)
-	h.Set("X-Gatehouse-Email", id.User.Email)
-	h.Set("X-Gatehouse-Name", headerSafe(id.User.Name))
-	h.Set("X-Gatehouse-Org", id.User.OrgID)
-	h.Set("X-Gatehouse-Tenant", id.User.TenantID)
-	h.Set("X-Gatehouse-Role", id.User.Role)
-	if !s.setAssertion(c, id, q.Aud) {
+	assertion, ok := s.assertion(c, id, q.Aud)
+	if !ok {
 		return
+	}
+	// Assigned by canonical name from one backing array: Header.Set's
+	// canonicalisation and a slice per header were a tenth of the check.
+	// Each value slice has len == cap, so an append copies instead of
+	// writing into its neighbour.
+	v := [...]string{id.User.ID, id.User.Email, headerSafe(id.User.Name), id.User.OrgID, id.User.TenantID, id.User.Role, assertion}
+	vals := v[:]
+	h := c.Writer.Header()
+	h["X-Gatehouse-User"] = vals[0:1:1]
+	h["X-Gatehouse-Email"] = vals[1:2:2]
+	h["X-Gatehouse-Name"] = vals[2:3:3]
+	h["X-Gatehouse-Org"] = vals[3:4:4]
+	h["X-Gatehouse-Tenant"] = vals[4:5:5]
+	h["X-Gatehouse-Role"] = vals[5:6:6]
+	if s.cfg.Session.Assertion {
+		h["X-Gatehouse-Assertion"] = vals[6:7:7]
 	}
 	c.Status(http.StatusOK)
 }
 
 // headerSafe keeps a display name inside one header line.
 func headerSafe(s string) string {
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		clean = s[i] >= 0x20 && s[i] != 0x7f
+	}
+	if clean { // the usual case: no copy
+		return s
+	}
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x20 && s[i] != 0x7f {
@@ -235,6 +253,38 @@ func headerSafe(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// requestSessionToken is the value of the first cookie with this name whose value
+// could be a session token (base64url), or "". It reads the Cookie headers
+// in place: net/http's parser builds every cookie of the request, and gin
+// then unescapes the value, on every forward-auth check. A value in any
+// other alphabet (quoted, percent-escaped) is not a token we issued, so it
+// is skipped as net/http skips a malformed cookie.
+func requestSessionToken(r *http.Request, name string) string {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if ok && k == name && v != "" && isBase64URL(v) {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // sessionBody is GET /session.
@@ -265,7 +315,7 @@ func (s *Server) logout(c *gin.Context) {
 			"Sign out from Gatehouse's own page: open the sign-in status page below and press Sign out there.")
 		return
 	}
-	if token, err := c.Cookie(s.cookie.name); err == nil && token != "" {
+	if token := requestSessionToken(c.Request, s.cookie.name); token != "" {
 		if err := s.svc.Logout(c, token); err != nil {
 			s.abortNegotiated(c, err, "Sign-out failed", "")
 			return

@@ -114,6 +114,9 @@ type Store struct {
 	sessionCache *decodeCache[storage.Session]
 	partnerCache *decodeCache[storage.Partner]
 	tenantCache  *decodeCache[storage.Tenant]
+	// identities answers forward-auth's session and user read while no
+	// write has committed since (see identityCache).
+	identities identityCache
 }
 
 // Decode cache sizes: the sessions and users of the pages being browsed
@@ -465,6 +468,13 @@ func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return s.dbUpdate(fn)
+}
+
+// dbUpdate is the only way the store writes: every write transaction goes
+// through here, so the identity cache hears of every commit.
+func (s *Store) dbUpdate(fn func(tx *bbolt.Tx) error) error {
+	defer s.identities.committed()
 	return s.db.Update(fn)
 }
 

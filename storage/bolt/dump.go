@@ -140,7 +140,7 @@ func (s *Store) Import(ctx context.Context, src func(put func(storage.Record) er
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.dbUpdate(func(tx *bbolt.Tx) error {
 		if !isEmpty(tx) {
 			return storage.ErrNotEmpty
 		}

@@ -93,7 +93,7 @@ func (s *Store) write(ctx context.Context, plan planFunc) error {
 	}
 	if s.noGroup {
 		start := time.Now()
-		err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := s.dbUpdate(func(tx *bbolt.Tx) error {
 			ws, err := safePlan(plan, tx)
 			if err != nil {
 				return err
@@ -160,7 +160,7 @@ func (s *Store) commitGroup(group []*request) {
 		bad := -1
 		s.groups.Add(1)
 		start := time.Now()
-		err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := s.dbUpdate(func(tx *bbolt.Tx) error {
 			for i, r := range group {
 				if err := r.ctx.Err(); err != nil {
 					errs[i] = err

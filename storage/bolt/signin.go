@@ -198,6 +198,14 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 // ErrNotFound with a zero session; a missing user is ErrNotFound with the
 // session filled in, so the caller can still tell an expired session.
 func (s *Store) GetSessionUser(ctx context.Context, id string) (storage.Session, storage.User, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Session{}, storage.User{}, fmt.Errorf("get session and user: %w", err)
+	}
+	// The generation is taken before the read transaction opens: see identityCache.
+	gen := s.identities.generation()
+	if hit, ok := s.identities.get(id, gen); ok {
+		return hit.sess, hit.user, nil
+	}
 	var sess storage.Session
 	var u storage.User
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
@@ -215,6 +223,7 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (storage.Session,
 	if err != nil {
 		return sess, storage.User{}, fmt.Errorf("get session and user: %w", err)
 	}
+	s.identities.put(id, gen, identity{sess: sess, user: u})
 	return sess, u, nil
 }
 
