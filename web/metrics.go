@@ -24,7 +24,7 @@ type Metrics struct {
 	// once: a label lookup (hash, lock) on every check is wasted work, and
 	// every outcome shows from the start, at 0, as Prometheus advises.
 	forwardAuthBy map[string]prometheus.Counter
-	jwksFailed  *prometheus.CounterVec
+	jwksFailed    *prometheus.CounterVec
 	// Store commits (bolt's group commit): transactions, their sizes in
 	// write requests, their durations including fsync, and failures.
 	commitSize     prometheus.Histogram
