@@ -62,46 +62,15 @@ type Identity struct {
 // ErrNoSession means no valid session: missing, unknown, expired or its user deleted.
 var ErrNoSession = &Error{Code: CodeUnauthorized, Message: "no valid session"}
 
-// Authenticate resolves a session cookie value.
+// Authenticate resolves a session cookie value: one read of the session
+// and its user (forward-auth runs it on every page load). An expired session
+// is no session whatever its user's state.
 func (s *Service) Authenticate(ctx context.Context, token string) (Identity, error) {
 	id, ok := SessionID(token)
 	if !ok {
 		return Identity{}, ErrNoSession
 	}
-	if r, ok := s.store.(sessionUserReader); ok {
-		return s.authenticateOnce(ctx, r, id)
-	}
-	sess, err := s.store.GetSession(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return Identity{}, ErrNoSession
-	}
-	if err != nil {
-		return Identity{}, err
-	}
-	if !s.now().Before(sess.ExpiresAt) {
-		return Identity{}, ErrNoSession
-	}
-	user, err := s.store.GetUser(ctx, sess.UserID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return Identity{}, ErrNoSession
-	}
-	if err != nil {
-		return Identity{}, err
-	}
-	return Identity{Session: sess, User: user}, nil
-}
-
-// sessionUserReader is a store that reads a session and its user in one
-// read (bbolt: one transaction instead of two on every forward-auth check).
-// A missing user is ErrNotFound with the session still returned.
-type sessionUserReader interface {
-	GetSessionUser(ctx context.Context, id string) (storage.Session, storage.User, error)
-}
-
-// authenticateOnce is Authenticate over a sessionUserReader, with the same
-// answers: an expired session is no session whatever its user's state.
-func (s *Service) authenticateOnce(ctx context.Context, r sessionUserReader, id string) (Identity, error) {
-	sess, user, err := r.GetSessionUser(ctx, id)
+	sess, user, err := s.store.GetSessionUser(ctx, id)
 	if sess.ID != "" && !s.now().Before(sess.ExpiresAt) {
 		return Identity{}, ErrNoSession
 	}

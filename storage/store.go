@@ -230,6 +230,13 @@ type Store interface {
 	RecordReplay(ctx context.Context, r Replay, now time.Time) error
 
 	GetSession(ctx context.Context, id string) (Session, error)
+	// GetSessionUser reads a session and its user as one consistent read:
+	// forward-auth needs both on every check. An unknown session is
+	// ErrNotFound with a zero Session; a session whose user is gone is
+	// ErrNotFound with the Session filled in (so the caller can still tell
+	// an expired one). A backend may answer from memory only while that
+	// answer cannot be stale: after a write returns, no read may undo it.
+	GetSessionUser(ctx context.Context, id string) (Session, User, error)
 	DeleteSession(ctx context.Context, id string) error
 	CountSessions(ctx context.Context, userID string, now time.Time) (int, error)
 	CountActiveSessions(ctx context.Context, now time.Time) (int, error)

@@ -46,6 +46,26 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 	return out, err
 }
 
+// GetSessionUser reads the session and its user under one lock.
+func (s *Store) GetSessionUser(ctx context.Context, id string) (storage.Session, storage.User, error) {
+	var sess storage.Session
+	var u storage.User
+	err := s.view(ctx, func() error {
+		ss, ok := s.sessions[id]
+		if !ok {
+			return fmt.Errorf("session: %w", storage.ErrNotFound)
+		}
+		sess = ss
+		uu, ok := s.users[ss.UserID]
+		if !ok {
+			return fmt.Errorf("user %q: %w", ss.UserID, storage.ErrNotFound)
+		}
+		u = uu
+		return nil
+	})
+	return sess, u, err
+}
+
 // DeleteSession removes the session; ErrNotFound when unknown.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.update(ctx, func() error {

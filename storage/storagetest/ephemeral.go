@@ -27,6 +27,12 @@ func testSessions(t *testing.T, s storage.Store) {
 	want := storage.Session{ID: "s-1", UserID: u1.ID, OrgID: "org-1", PartnerID: "p-a", CreatedAt: t0.Add(-time.Hour), ExpiresAt: t0.Add(time.Hour)}
 	equal(t, "GetSession", sessionPresent(t, s, "s-1"), want)
 	sessionGone(t, s, "s-missing")
+	for range 2 { // a cache, if the backend has one, answers as the database does
+		gotSess, gotUser, err := s.GetSessionUser(ctx, "s-1")
+		mustNil(t, "GetSessionUser", err)
+		equal(t, "GetSessionUser session", gotSess, want)
+		equal(t, "GetSessionUser user", gotUser, u1)
+	}
 
 	counts := func(t *testing.T, stage string, cases []struct {
 		user string // "" = CountActiveSessions

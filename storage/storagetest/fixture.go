@@ -106,11 +106,17 @@ func auditEvents(t *testing.T, s storage.Store) []storage.AuditEvent {
 	return out
 }
 
-// sessionGone asserts GetSession answers ErrNotFound.
+// sessionGone asserts GetSession and GetSessionUser answer ErrNotFound:
+// forward-auth reads through the latter, so a revocation must reach both.
 func sessionGone(t *testing.T, s storage.Store, id string) {
 	t.Helper()
 	_, err := s.GetSession(t.Context(), id)
 	wantErr(t, "GetSession "+id, err, storage.ErrNotFound)
+	sess, _, err := s.GetSessionUser(t.Context(), id)
+	wantErr(t, "GetSessionUser "+id, err, storage.ErrNotFound)
+	if sess.ID != "" {
+		t.Errorf("GetSessionUser %s: a session (%+v) with ErrNotFound", id, sess)
+	}
 }
 
 // sessionPresent asserts the session exists and returns it.
