@@ -323,8 +323,7 @@ func TestAccessLogTextFormat(t *testing.T) {
 }
 
 // failingSessions fails session lookups while down is set, so forward-auth
-// answers 503. Embedding hides the one-read session fast path, so every
-// lookup goes through GetSession.
+// answers 503.
 type failingSessions struct {
 	storage.Store
 	down atomic.Bool
@@ -335,6 +334,13 @@ func (s *failingSessions) GetSession(ctx context.Context, id string) (storage.Se
 		return storage.Session{}, storage.ErrUnavailable
 	}
 	return s.Store.GetSession(ctx, id)
+}
+
+func (s *failingSessions) GetSessionUser(ctx context.Context, id string) (storage.Session, storage.User, error) {
+	if s.down.Load() {
+		return storage.Session{}, storage.User{}, storage.ErrUnavailable
+	}
+	return s.Store.GetSessionUser(ctx, id)
 }
 
 // TestAccessLogForwardAuthLevel: a proxy calls /auth/verify on every page
