@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,11 +25,58 @@ func orgPath(orgID string, parts ...string) string {
 	return p
 }
 
+// call sends body (nil: none) and decodes the 2xx answer into a T: one
+// method of the typed API is then one line, and every one reports an API
+// refusal the same way (*app.Error, as Do returns it).
+func call[T any](ctx context.Context, c *Client, method, path string, body any) (T, error) {
+	var out T
+	err := c.Do(ctx, method, path, body, &out)
+	return out, err
+}
+
+// list is GET path for an answer {key: [...]}: the items, never nil, so an
+// empty list prints as [] the way the in-process service's does.
+func list[T any](ctx context.Context, c *Client, path, key string) ([]T, error) {
+	raw, err := call[map[string]json.RawMessage](ctx, c, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	items := []T{}
+	if r, ok := raw[key]; ok {
+		if err := json.Unmarshal(r, &items); err != nil {
+			return nil, err
+		}
+	}
+	if items == nil { // "key": null
+		items = []T{}
+	}
+	return items, nil
+}
+
+// remove is DELETE path, whose answer (204) has no body to decode.
+func (c *Client) remove(ctx context.Context, path string) error {
+	return c.Do(ctx, http.MethodDelete, path, nil, nil)
+}
+
+// withQuery appends the query of the non-empty values in pairs (name,
+// value, name, value, …), in their order.
+func withQuery(path string, pairs ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			v.Set(pairs[i], pairs[i+1])
+		}
+	}
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}
+
 // Health reads GET /api/v1/health. A server that answers but is not ready
 // (503) is still a health report, not an error.
 func (c *Client) Health(ctx context.Context) (app.Health, error) {
-	var h app.Health
-	err := c.Do(ctx, http.MethodGet, "/api/v1/health", nil, &h)
+	h, err := call[app.Health](ctx, c, http.MethodGet, "/api/v1/health", nil)
 	if err != nil {
 		var unhealthy *StatusError
 		if asStatus(err, &unhealthy) && unhealthy.Status == http.StatusServiceUnavailable {
@@ -40,83 +88,66 @@ func (c *Client) Health(ctx context.Context) (app.Health, error) {
 
 // CreateOrg is POST /api/v1/orgs.
 func (c *Client) CreateOrg(ctx context.Context, _ app.Actor, in app.OrgInput) (storage.Org, error) {
-	var o storage.Org
-	return o, c.Do(ctx, http.MethodPost, "/api/v1/orgs", in, &o)
+	return call[storage.Org](ctx, c, http.MethodPost, "/api/v1/orgs", in)
 }
 
 // ListOrgs is GET /api/v1/orgs.
 func (c *Client) ListOrgs(ctx context.Context, _ app.Actor) ([]storage.Org, error) {
-	var out struct {
-		Orgs []storage.Org `json:"orgs"`
-	}
-	return out.Orgs, c.Do(ctx, http.MethodGet, "/api/v1/orgs", nil, &out)
+	return list[storage.Org](ctx, c, "/api/v1/orgs", "orgs")
 }
 
 // CreateTenant is POST …/tenants.
 func (c *Client) CreateTenant(ctx context.Context, _ app.Actor, orgID string, in app.TenantInput) (app.TenantView, error) {
-	var t app.TenantView
-	return t, c.Do(ctx, http.MethodPost, orgPath(orgID, "tenants"), in, &t)
+	return call[app.TenantView](ctx, c, http.MethodPost, orgPath(orgID, "tenants"), in)
 }
 
 // ListTenants is GET …/tenants.
 func (c *Client) ListTenants(ctx context.Context, _ app.Actor, orgID string) ([]app.TenantView, error) {
-	var out struct {
-		Tenants []app.TenantView `json:"tenants"`
-	}
-	return out.Tenants, c.Do(ctx, http.MethodGet, orgPath(orgID, "tenants"), nil, &out)
+	return list[app.TenantView](ctx, c, orgPath(orgID, "tenants"), "tenants")
 }
 
 // UpdateTenant is PATCH …/tenants/{id}.
 func (c *Client) UpdateTenant(ctx context.Context, _ app.Actor, orgID, id string, p app.TenantPatch) (app.TenantView, error) {
-	var t app.TenantView
-	return t, c.Do(ctx, http.MethodPatch, orgPath(orgID, "tenants", id), p, &t)
+	return call[app.TenantView](ctx, c, http.MethodPatch, orgPath(orgID, "tenants", id), p)
 }
 
 // DeleteTenant is DELETE …/tenants/{id}.
 func (c *Client) DeleteTenant(ctx context.Context, _ app.Actor, orgID, id string) error {
-	return c.Do(ctx, http.MethodDelete, orgPath(orgID, "tenants", id), nil, nil)
+	return c.remove(ctx, orgPath(orgID, "tenants", id))
 }
 
 // CreatePartner is POST …/partners; the answer carries the consumer secret.
 func (c *Client) CreatePartner(ctx context.Context, _ app.Actor, orgID string, in app.PartnerInput) (app.PartnerView, error) {
-	var p app.PartnerView
-	return p, c.Do(ctx, http.MethodPost, orgPath(orgID, "partners"), in, &p)
+	return call[app.PartnerView](ctx, c, http.MethodPost, orgPath(orgID, "partners"), in)
 }
 
 // ListPartners is GET …/partners[?active=].
 func (c *Client) ListPartners(ctx context.Context, _ app.Actor, orgID string, active *bool) ([]app.PartnerView, error) {
-	path := orgPath(orgID, "partners")
+	var activeQ string
 	if active != nil {
-		path += "?active=" + strconv.FormatBool(*active)
+		activeQ = strconv.FormatBool(*active)
 	}
-	var out struct {
-		Partners []app.PartnerView `json:"partners"`
-	}
-	return out.Partners, c.Do(ctx, http.MethodGet, path, nil, &out)
+	return list[app.PartnerView](ctx, c, withQuery(orgPath(orgID, "partners"), "active", activeQ), "partners")
 }
 
 // GetPartner is GET …/partners/{id}.
 func (c *Client) GetPartner(ctx context.Context, _ app.Actor, orgID, id string) (app.PartnerView, error) {
-	var p app.PartnerView
-	return p, c.Do(ctx, http.MethodGet, orgPath(orgID, "partners", id), nil, &p)
+	return call[app.PartnerView](ctx, c, http.MethodGet, orgPath(orgID, "partners", id), nil)
 }
 
 // UpdatePartner is PATCH …/partners/{id}.
 func (c *Client) UpdatePartner(ctx context.Context, _ app.Actor, orgID, id string, patch app.PartnerPatch) (app.PartnerView, error) {
-	var p app.PartnerView
-	return p, c.Do(ctx, http.MethodPatch, orgPath(orgID, "partners", id), patch, &p)
+	return call[app.PartnerView](ctx, c, http.MethodPatch, orgPath(orgID, "partners", id), patch)
 }
 
 // DeactivatePartner is POST …/partners/{id}/deactivate.
 func (c *Client) DeactivatePartner(ctx context.Context, _ app.Actor, orgID, id string) (app.PartnerView, error) {
-	var p app.PartnerView
-	return p, c.Do(ctx, http.MethodPost, orgPath(orgID, "partners", id, "deactivate"), struct{}{}, &p)
+	return call[app.PartnerView](ctx, c, http.MethodPost, orgPath(orgID, "partners", id, "deactivate"), struct{}{})
 }
 
 // ReactivatePartner is POST …/partners/{id}/reactivate.
 func (c *Client) ReactivatePartner(ctx context.Context, _ app.Actor, orgID, id string) (app.PartnerView, error) {
-	var p app.PartnerView
-	return p, c.Do(ctx, http.MethodPost, orgPath(orgID, "partners", id, "reactivate"), struct{}{}, &p)
+	return call[app.PartnerView](ctx, c, http.MethodPost, orgPath(orgID, "partners", id, "reactivate"), struct{}{})
 }
 
 // RotateSecret is POST …/partners/{id}/rotate-secret.
@@ -124,49 +155,33 @@ func (c *Client) RotateSecret(ctx context.Context, _ app.Actor, orgID, id string
 	in := struct {
 		GracePeriodSeconds int64 `json:"grace_period_seconds"`
 	}{int64(grace / time.Second)}
-	var r app.RotateResult
-	return r, c.Do(ctx, http.MethodPost, orgPath(orgID, "partners", id, "rotate-secret"), in, &r)
+	return call[app.RotateResult](ctx, c, http.MethodPost, orgPath(orgID, "partners", id, "rotate-secret"), in)
 }
 
 // DeletePartner is DELETE …/partners/{id}.
 func (c *Client) DeletePartner(ctx context.Context, _ app.Actor, orgID, id string) error {
-	return c.Do(ctx, http.MethodDelete, orgPath(orgID, "partners", id), nil, nil)
+	return c.remove(ctx, orgPath(orgID, "partners", id))
 }
 
 // AddKey is POST …/partners/{id}/keys.
 func (c *Client) AddKey(ctx context.Context, _ app.Actor, orgID, partnerID string, in app.KeyInput) (app.KeyView, error) {
-	var k app.KeyView
-	return k, c.Do(ctx, http.MethodPost, orgPath(orgID, "partners", partnerID, "keys"), in, &k)
+	return call[app.KeyView](ctx, c, http.MethodPost, orgPath(orgID, "partners", partnerID, "keys"), in)
 }
 
 // ListKeys is GET …/partners/{id}/keys.
 func (c *Client) ListKeys(ctx context.Context, _ app.Actor, orgID, partnerID string) ([]app.KeyView, error) {
-	var out struct {
-		Keys []app.KeyView `json:"keys"`
-	}
-	return out.Keys, c.Do(ctx, http.MethodGet, orgPath(orgID, "partners", partnerID, "keys"), nil, &out)
+	return list[app.KeyView](ctx, c, orgPath(orgID, "partners", partnerID, "keys"), "keys")
 }
 
 // DeleteKey is DELETE …/partners/{id}/keys/{kid}.
 func (c *Client) DeleteKey(ctx context.Context, _ app.Actor, orgID, partnerID, kid string) error {
-	return c.Do(ctx, http.MethodDelete, orgPath(orgID, "partners", partnerID, "keys", kid), nil, nil)
+	return c.remove(ctx, orgPath(orgID, "partners", partnerID, "keys", kid))
 }
 
 // ListUsers is GET …/users?q=&tenant=&limit=&cursor=.
 func (c *Client) ListUsers(ctx context.Context, _ app.Actor, orgID, q, tenantID string, limit int, cursor string) (app.UserList, error) {
-	v := url.Values{}
-	if q != "" {
-		v.Set("q", q)
-	}
-	if tenantID != "" {
-		v.Set("tenant", tenantID)
-	}
-	v.Set("limit", strconv.Itoa(limit))
-	if cursor != "" {
-		v.Set("cursor", cursor)
-	}
-	var out app.UserList
-	err := c.Do(ctx, http.MethodGet, orgPath(orgID, "users")+"?"+v.Encode(), nil, &out)
+	out, err := call[app.UserList](ctx, c, http.MethodGet, withQuery(orgPath(orgID, "users"),
+		"q", q, "tenant", tenantID, "limit", strconv.Itoa(limit), "cursor", cursor), nil)
 	if out.Users == nil {
 		out.Users = []app.UserView{}
 	}
@@ -175,35 +190,19 @@ func (c *Client) ListUsers(ctx context.Context, _ app.Actor, orgID, q, tenantID 
 
 // GetUser is GET …/users/{id}.
 func (c *Client) GetUser(ctx context.Context, _ app.Actor, orgID, id string) (app.UserView, error) {
-	var u app.UserView
-	return u, c.Do(ctx, http.MethodGet, orgPath(orgID, "users", id), nil, &u)
+	return call[app.UserView](ctx, c, http.MethodGet, orgPath(orgID, "users", id), nil)
 }
 
 // DeleteUser is DELETE …/users/{id}.
 func (c *Client) DeleteUser(ctx context.Context, _ app.Actor, orgID, id string) error {
-	return c.Do(ctx, http.MethodDelete, orgPath(orgID, "users", id), nil, nil)
+	return c.remove(ctx, orgPath(orgID, "users", id))
 }
 
 // ListAudit is GET …/audit?type=&since=&limit=&cursor=&request_id=&email=&partner_id=.
 func (c *Client) ListAudit(ctx context.Context, _ app.Actor, orgID string, f app.AuditFilter) (app.AuditList, error) {
-	v := url.Values{}
-	if f.Type != "" {
-		v.Set("type", f.Type)
-	}
-	if f.Since != "" {
-		v.Set("since", f.Since)
-	}
-	v.Set("limit", strconv.Itoa(f.Limit))
-	if f.Cursor != "" {
-		v.Set("cursor", f.Cursor)
-	}
-	for name, value := range map[string]string{"request_id": f.RequestID, "email": f.Email, "partner_id": f.PartnerID} {
-		if value != "" {
-			v.Set(name, value)
-		}
-	}
-	var out app.AuditList
-	err := c.Do(ctx, http.MethodGet, orgPath(orgID, "audit")+"?"+v.Encode(), nil, &out)
+	out, err := call[app.AuditList](ctx, c, http.MethodGet, withQuery(orgPath(orgID, "audit"),
+		"type", f.Type, "since", f.Since, "limit", strconv.Itoa(f.Limit), "cursor", f.Cursor,
+		"request_id", f.RequestID, "email", f.Email, "partner_id", f.PartnerID), nil)
 	if out.Events == nil {
 		out.Events = []storage.AuditEvent{}
 	}
@@ -212,29 +211,20 @@ func (c *Client) ListAudit(ctx context.Context, _ app.Actor, orgID string, f app
 
 // TokenCheck is POST …/token-check: every check with its verdict; nothing is written.
 func (c *Client) TokenCheck(ctx context.Context, _ app.Actor, orgID string, in app.TokenCheckInput) (app.TokenCheckResult, error) {
-	var out app.TokenCheckResult
-	return out, c.Do(ctx, http.MethodPost, orgPath(orgID, "token-check"), in, &out)
+	return call[app.TokenCheckResult](ctx, c, http.MethodPost, orgPath(orgID, "token-check"), in)
 }
 
 // CreateAdminToken is POST …/admin-tokens: the token's value is in this answer only.
 func (c *Client) CreateAdminToken(ctx context.Context, _ app.Actor, orgID string, in app.AdminTokenInput) (app.AdminTokenView, error) {
-	var t app.AdminTokenView
-	return t, c.Do(ctx, http.MethodPost, orgPath(orgID, "admin-tokens"), in, &t)
+	return call[app.AdminTokenView](ctx, c, http.MethodPost, orgPath(orgID, "admin-tokens"), in)
 }
 
 // ListAdminTokens is GET …/admin-tokens (labels, roles and dates; never values).
 func (c *Client) ListAdminTokens(ctx context.Context, _ app.Actor, orgID string) ([]app.AdminTokenView, error) {
-	var out struct {
-		Tokens []app.AdminTokenView `json:"admin_tokens"`
-	}
-	err := c.Do(ctx, http.MethodGet, orgPath(orgID, "admin-tokens"), nil, &out)
-	if out.Tokens == nil {
-		out.Tokens = []app.AdminTokenView{}
-	}
-	return out.Tokens, err
+	return list[app.AdminTokenView](ctx, c, orgPath(orgID, "admin-tokens"), "admin_tokens")
 }
 
 // RevokeAdminToken is DELETE …/admin-tokens/{id}.
 func (c *Client) RevokeAdminToken(ctx context.Context, _ app.Actor, orgID, id string) error {
-	return c.Do(ctx, http.MethodDelete, orgPath(orgID, "admin-tokens", id), nil, nil)
+	return c.remove(ctx, orgPath(orgID, "admin-tokens", id))
 }
