@@ -141,19 +141,7 @@ func TestAssertionExamples(t *testing.T) {
 	})
 	t.Run("node", func(t *testing.T) {
 		t.Parallel()
-		RequireTool(t, "node")
-		npm := RequireTool(t, "npm")
-		dir := t.TempDir()
-		for _, f := range []string{"package.json", "package-lock.json", "verify-assertion.js"} {
-			b, err := os.ReadFile(filepath.Join(examples, "node", f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		runExample(t, dir, nil, npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
+		dir := nodeExample(t, examples, "verify-assertion.js")
 		check(t, "node.dash@example.com", dir, "node", "verify-assertion.js")
 	})
 	t.Run("python", func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -219,21 +218,6 @@ func TestSystemdPostgresDropInVerifies(t *testing.T) {
 	if err := os.WriteFile(env, []byte("GATEHOUSE_STORAGE__POSTGRES_URL=postgres://gatehouse@db.internal/gatehouse\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	text := strings.ReplaceAll(string(unit), "/usr/local/bin/gatehouse", Binary(t)) + "\n" +
-		strings.ReplaceAll(string(dropIn), "/etc/gatehouse/postgres.env", env)
-	path := filepath.Join(dir, "gatehouse.service")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(sa, "verify", path)
-	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=warning")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "gatehouse.service") {
-			t.Errorf("systemd-analyze: %s", line)
-		}
-	}
+	verifyUnit(t, sa, dir, strings.ReplaceAll(string(unit), "/usr/local/bin/gatehouse", Binary(t))+"\n"+
+		strings.ReplaceAll(string(dropIn), "/etc/gatehouse/postgres.env", env))
 }

@@ -71,6 +71,23 @@ func submitPage(t *testing.T, s *Server, page, wantLocation string) {
 	}
 }
 
+// nodeExample copies the Node.js example script (with package.json and its
+// lock file) into a temp dir and installs its dependencies there with
+// `npm ci`, so the examples run with the lock file's jose; it returns the dir.
+func nodeExample(t *testing.T, examples, script string) string {
+	t.Helper()
+	RequireTool(t, "node")
+	npm := RequireTool(t, "npm")
+	dir := t.TempDir()
+	for _, f := range []string{"package.json", "package-lock.json", script} {
+		copyFile(t, filepath.Join(examples, "node", f), filepath.Join(dir, f))
+	}
+	start := time.Now()
+	runExample(t, dir, nil, npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
+	t.Logf("npm ci took %v", time.Since(start).Round(time.Millisecond))
+	return dir
+}
+
 // pythonWithJWT is a python3 that can import jwt with RSA support (Debian's
 // python3-jwt and python3-cryptography live under /usr/bin/python3, which a
 // pyenv python3 on PATH may hide).
@@ -107,21 +124,7 @@ func TestPartnerExamples(t *testing.T) {
 	})
 	t.Run("node", func(t *testing.T) {
 		t.Parallel()
-		RequireTool(t, "node")
-		npm := RequireTool(t, "npm")
-		dir := t.TempDir()
-		for _, f := range []string{"package.json", "package-lock.json", "portal.js"} {
-			b, err := os.ReadFile(filepath.Join(examples, "node", f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		start := time.Now()
-		runExample(t, dir, nil, npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
-		t.Logf("npm ci took %v", time.Since(start).Round(time.Millisecond))
+		dir := nodeExample(t, examples, "portal.js")
 		env := append(base, "USER_EMAIL=node.user@example.com", "KEY_ID="+w.Kid)
 		submitPage(t, s, runExample(t, dir, env, "node", "portal.js"), dash)
 	})

@@ -5,38 +5,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// signInSession signs email in with `gatehouse sign` and returns the cookie.
+// signInSession signs email in to w's tenant as an admin with `gatehouse
+// sign` and returns the session cookie.
 func signInSession(t *testing.T, s *Server, w World, email string) *http.Cookie {
 	t.Helper()
-	token := w.Sign(t, w.Tenant, email, "admin")
-	resp, err := s.Browser.PostForm(s.Base+"/sso/jwt", url.Values{"token": {token}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound || len(resp.Cookies()) == 0 {
-		t.Fatalf("sign-in of %s: %d", email, resp.StatusCode)
-	}
-	return resp.Cookies()[0]
-}
-
-// forwardAuthStatus is GET /auth/verify with the cookie.
-func forwardAuthStatus(t *testing.T, s *Server, c *http.Cookie) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.Base+"/auth/verify", nil)
-	req.AddCookie(c)
-	resp, err := s.Browser.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return sessionCookieAt(t, s.Base, s.Browser, w.Sign(t, w.Tenant, email, "admin"))
 }
 
 // TestRevocationExamples runs every revocation example of docs/partners.md
@@ -54,7 +32,7 @@ func TestRevocationExamples(t *testing.T) {
 	// check signs email in, runs the example, and checks its output and effect.
 	check := func(t *testing.T, email, action string, run func(env []string) string) {
 		c := signInSession(t, s, w, email)
-		if forwardAuthStatus(t, s, c) != 200 {
+		if verifyStatus(t, s.Base, s.Browser, c) != 200 {
 			t.Fatal("session not valid before the revoke")
 		}
 		out := strings.TrimSpace(run(jwtEnv(email, action)))
@@ -63,7 +41,7 @@ func TestRevocationExamples(t *testing.T) {
 		if out != want1 && out != want2 {
 			t.Fatalf("example printed %q, want %q", out, want1)
 		}
-		if code := forwardAuthStatus(t, s, c); code != http.StatusUnauthorized {
+		if code := verifyStatus(t, s.Base, s.Browser, c); code != http.StatusUnauthorized {
 			t.Fatalf("/auth/verify after %s: %d, want 401", action, code)
 		}
 		status, body := s.API("GET", "/api/v1/orgs/acme/users?q="+url.QueryEscape(email), nil)
@@ -82,19 +60,7 @@ func TestRevocationExamples(t *testing.T) {
 	})
 	t.Run("node", func(t *testing.T) {
 		t.Parallel()
-		RequireTool(t, "node")
-		npm := RequireTool(t, "npm")
-		dir := t.TempDir()
-		for _, f := range []string{"package.json", "package-lock.json", "revoke.js"} {
-			b, err := os.ReadFile(filepath.Join(examples, "node", f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		runExample(t, dir, nil, npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
+		dir := nodeExample(t, examples, "revoke.js")
 		check(t, "node.leaver@example.com", "logout", func(env []string) string {
 			return runExample(t, dir, env, "node", "revoke.js")
 		})
