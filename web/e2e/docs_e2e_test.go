@@ -28,7 +28,7 @@ package e2e
 //     `go run ./docs/examples/go/portal.go` work as from a checkout and
 //     nothing a script writes lands in the repository;
 //   - the programs a file's blocks run beyond bash, curl, jq and openssl (go,
-//     python3 with PyJWT) are required for that file (docTools);
+//     node and npm, python3 with PyJWT) are required for that file (docTools);
 //   - the built `gatehouse` first on PATH; GATEHOUSE_* variables of the
 //     developer's shell removed (GATEHOUSE_CONFIG is empty: built-in defaults);
 //   - a running `gatehouse serve` — "the server in another terminal" — whose
@@ -46,9 +46,8 @@ package e2e
 // Examples in docs/examples are also run by their own tests (TestPartnerExamples,
 // TestRevocationExamples, TestAssertionExamples, TestJWKSPartnerEndToEnd,
 // TestHMACSignInWithOpenSSL), which add refused and tampered inputs; the
-// blocks here run them once as a reader does. The few that cannot run here
-// (npm from the registry, a JWKS over https) are fenced ```shell and name the
-// test that runs them.
+// blocks here run them once as a reader does. One that cannot run here (a
+// JWKS fetched over https) is fenced ```shell and names the test that runs it.
 
 import (
 	"bufio"
@@ -430,7 +429,7 @@ func docTools(t *testing.T, blocks []docBlock) []string {
 		return false
 	}
 	var dirs []string
-	for _, tool := range []string{"go", "nginx", "caddy"} {
+	for _, tool := range []string{"go", "node", "npm"} {
 		if uses(tool) {
 			RequireTool(t, tool)
 		}
