@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -150,5 +152,72 @@ func TestKeysReadTogetherActInTurn(t *testing.T) {
 	d.send(runes("2q"))
 	if d.m.active != 1 || !d.m.quit {
 		t.Fatalf(`"2q": active = %d, quit = %v`, d.m.active, d.m.quit)
+	}
+}
+
+// TestDocsNameEveryKeyTheHelpShows: every key the `?` help shows on a
+// screen is in docs/console.md, in the screen's row of the key table or
+// among the keys that work everywhere, forms and confirmations included.
+func TestDocsNameEveryKeyTheHelpShows(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "console.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	start, end := strings.Index(doc, "Everywhere"), strings.Index(doc, "| screen | keys |")
+	if start < 0 || end < start {
+		t.Fatal("docs/console.md: no key map (Everywhere … | screen | keys |)")
+	}
+	everywhere := doc[start:end]
+	row := func(name string) string {
+		for _, l := range strings.Split(doc[end:], "\n") {
+			if strings.HasPrefix(l, "| "+name+" |") {
+				return l
+			}
+		}
+		t.Fatalf("docs/console.md: no key map row for %s", name)
+		return ""
+	}
+	glyph := map[string]string{"up": "↑", "down": "↓"}
+	check := func(d *driver, name string) {
+		t.Helper()
+		text := everywhere + row(name)
+		for _, group := range d.m.screens[d.m.active].keys().FullHelp() {
+			for _, b := range group {
+				found := false
+				for _, k := range b.Keys() {
+					if g, ok := glyph[k]; ok {
+						k = g
+					}
+					found = found || strings.Contains(text, "`"+k+"`")
+				}
+				if !found {
+					t.Errorf("%s: the help shows %q (%s), docs/console.md does not", name, b.Help().Key, b.Help().Desc)
+				}
+			}
+		}
+	}
+	svc, d := driveWithUsers(t, 1)
+	registerPartner(t, svc)
+	for i, name := range []string{"Overview", "Tenants", "Partners", "Users", "Audit", "Token check", "Admin tokens"} {
+		d.keys(string(rune('1'+i)), "R")
+		check(d, name)
+	}
+	for _, state := range []struct {
+		name string
+		keys []string
+	}{
+		{"Partner detail", []string{"3", "enter"}},
+		{"Partners", []string{"esc", "n"}}, // a form
+		{"Partners", []string{"esc", "t"}}, // a confirmation
+		{"Users", []string{"n", "4", "enter"}},
+		{"Users", []string{"esc", "/"}},
+		{"Audit", []string{"esc", "esc", "5", "enter"}},
+		{"Audit", []string{"esc", "/"}},
+		{"Token check", []string{"esc", "6", "enter"}},
+		{"Admin tokens", []string{"esc", "7", "n"}},
+	} {
+		d.keys(state.keys...)
+		check(d, state.name)
 	}
 }

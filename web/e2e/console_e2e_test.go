@@ -111,6 +111,8 @@ func TestConsoleRegistersPartnerAndKeyThatSignsIn(t *testing.T) {
 	c.keys("n")
 	c.waitFor("Register a partner")
 	c.text("Console Portal")
+	c.waitFor("Console Portal", "‹e.g. example.com, example.org›") // typed text plain, hints marked
+	c.capture("partner-form")
 	c.keys("C-s")
 	scr := c.waitFor("It will never be shown again", "consumer secret")
 	c.capture("partner-secret")
@@ -148,8 +150,11 @@ func TestConsoleRegistersPartnerAndKeyThatSignsIn(t *testing.T) {
 	c.keys("/")
 	c.waitFor("esc done") // the search field has the keyboard
 	c.text("ada")
+	c.waitFor("/ ada")
 	c.keys("Enter")
-	c.waitFor("page 1 (1–1)")
+	// The page line alone was on screen before the search (one user):
+	// wait for the list's own help, which returns once the field lets go.
+	c.waitFor("/ ada", "page 1 (1–1)", "enter open")
 	c.capture("users")
 	c.keys("Enter")
 	c.waitFor("Partner SSO", "yes", "sessions      1 active")
@@ -161,8 +166,32 @@ func TestConsoleRegistersPartnerAndKeyThatSignsIn(t *testing.T) {
 	c.waitFor("REDIRECT URL", "https://dash.example.test/t1")
 	c.capture("tenants")
 	c.keys("5")
-	c.waitFor("key.add", "partner.create")
+	c.waitFor("key.add", "partner.create", "● live")
 	c.capture("audit")
+	// The request id a partner quotes finds its sign-in.
+	var signins struct {
+		Events []struct {
+			RequestID string `json:"request_id"`
+		}
+	}
+	s.MustAPI("GET", "/api/v1/orgs/acme/audit?type=signin.jwt", nil, 200, &signins)
+	if len(signins.Events) != 1 || signins.Events[0].RequestID == "" {
+		t.Fatalf("sign-in events: %+v", signins)
+	}
+	rid := signins.Events[0].RequestID
+	c.keys("/")
+	c.waitFor("enter apply")
+	c.text(rid)
+	c.keys("Enter")
+	c.waitFor("request id "+rid, "signin.jwt", "ada@example.com")
+	c.capture("audit-search")
+	c.keys("Enter")
+	c.waitFor("request    "+rid, "partner    Console Portal (prt_")
+	c.capture("audit-event")
+	c.keys("Escape")
+	c.waitFor("request id " + rid)
+	c.keys("Escape")
+	c.waitFor("every type · page 1 · ● live")
 	// A fresh token: the one above was used, and the check reports replays.
 	fresh := Run(t, "sign", "--key", stem+".key", "--org", "acme", "--tenant", "t1", "--email", "bob@example.com", "--role", "readOnly")
 	c.keys("6", "Enter")
@@ -170,6 +199,25 @@ func TestConsoleRegistersPartnerAndKeyThatSignsIn(t *testing.T) {
 	c.keys("Enter")
 	c.waitFor("PASS")
 	c.capture("token-check")
+	c.keys("7")
+	c.waitFor("no admin tokens")
+	c.keys("n")
+	c.waitFor("New admin token")
+	c.keys("Tab")
+	c.text("ci-deploy")
+	c.keys("C-s")
+	scr = c.waitFor("It will never be shown again", "ci-deploy")
+	adminToken := regexp.MustCompile(`gha_[A-Za-z0-9_-]+`).FindString(scr)
+	if adminToken == "" {
+		t.Fatalf("no admin token on screen:\n%s", scr)
+	}
+	c.capture("admin-token-created")
+	c.keys("Enter")
+	c.waitFor("ci-deploy", "readOnly", "LAST USED")
+	if strings.Contains(c.screen(), adminToken) {
+		t.Fatal("the admin token is still on screen after it was dismissed")
+	}
+	c.capture("admin-tokens")
 	c.keys("3")
 	c.waitFor("consumer key")
 	c.keys("Escape")
