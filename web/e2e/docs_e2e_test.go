@@ -51,6 +51,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -554,6 +555,29 @@ func TestDocsHarness(t *testing.T) {
 		out, where, err := newDocScript([]docBlock{blocks[0], failing}, false).run(t.TempDir(), os.Environ(), 10*time.Second)
 		if err == nil || where != "y.md:42" || strings.Contains(out, "after") {
 			t.Errorf("%s: err %v, reported at %q, want y.md:42 and nothing after it:\n%s", c.name, err, where, out)
+		}
+	}
+
+	// A server a failing block started in the background does not outlive
+	// the script, and does not hold up its end.
+	dir := t.TempDir()
+	leaves := docBlock{file: "z.md", line: 1, info: "sh", body: []string{"sleep 600 & echo $! > pid", "false"}}
+	start := time.Now()
+	if _, _, err := newDocScript([]docBlock{leaves}, false).run(dir, os.Environ(), 20*time.Second); err == nil {
+		t.Fatal("a failing block passed")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the script took %v: its background sleep held it up", took)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ended: gone, or a zombie that nobody reaped yet (the orphan's new
+	// parent may be slow to).
+	if stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat"); err == nil {
+		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] != "Z" && f[0] != "X" {
+			t.Errorf("the block's background sleep is still running (state %s)", f[0])
 		}
 	}
 }
