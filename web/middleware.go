@@ -124,7 +124,6 @@ var (
 	hdrDeny       = []string{"DENY"}
 	hdrHSTS       = []string{"max-age=31536000"}
 	hdrNoStore    = []string{"no-store"}
-	hdrNoCache    = []string{"no-cache"}
 )
 
 // securityHeaders sets the headers every response carries (SPEC §4.2).
@@ -142,10 +141,10 @@ func (s *Server) securityHeaders() gin.HandlerFunc {
 	}
 }
 
-// noStore marks sign-in, session and admin answers uncacheable.
+// noStore marks sign-in, session and admin answers uncacheable. No
+// Pragma: it has no meaning in a response (RFC 9111 §5.4), and every
+// answer of forward-auth would carry its bytes.
 func noStore(c *gin.Context) {
-	h := c.Writer.Header()
-	h["Cache-Control"] = hdrNoStore
-	h["Pragma"] = hdrNoCache
+	c.Writer.Header()["Cache-Control"] = hdrNoStore
 	c.Next()
 }

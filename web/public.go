@@ -20,7 +20,11 @@ import (
 func (s *Server) capBody() gin.HandlerFunc {
 	limit := int64(s.cfg.Server.MaxBodyBytes)
 	return func(c *gin.Context) {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		// GET and HEAD routes never read a body (forward-auth is one, on
+		// every page load): nothing to cap, no reader to allocate.
+		if m := c.Request.Method; m != http.MethodGet && m != http.MethodHead {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		}
 		c.Next()
 	}
 }
