@@ -58,12 +58,20 @@ func (c *identityCache) generation() uint64 { return c.gen.Load() }
 func (c *identityCache) committed() { c.gen.Add(1) }
 
 func (c *identityCache) shard(sessionID string) *identityShard {
-	// Session ids end in the hex of a SHA-256: the last byte is evenly spread.
-	var h byte
+	// Session ids end in the hex of a SHA-256: its last digit is evenly
+	// spread over the 16 shards (its byte value is not: '0'–'9', 'a'–'f').
+	var h int
 	if n := len(sessionID); n > 0 {
-		h = sessionID[n-1]
+		switch d := sessionID[n-1]; {
+		case d >= '0' && d <= '9':
+			h = int(d - '0')
+		case d >= 'a' && d <= 'f':
+			h = int(d-'a') + 10
+		default:
+			h = int(d) % identityShards
+		}
 	}
-	return &c.shards[h%identityShards]
+	return &c.shards[h]
 }
 
 // get returns the identity cached for the session under generation gen.

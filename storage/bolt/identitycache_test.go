@@ -146,3 +146,15 @@ func TestIdentityCacheBounds(t *testing.T) {
 		t.Error("an entry answered for a generation it was not read under")
 	}
 }
+
+// Session ids (hex) spread over every shard, not a few.
+func TestIdentityCacheShardsSpread(t *testing.T) {
+	var c identityCache
+	used := map[*identityShard]bool{}
+	for _, d := range "0123456789abcdef" {
+		used[c.shard("00ff"+string(d))] = true
+	}
+	if len(used) != identityShards {
+		t.Errorf("16 hex digits use %d shards, want %d", len(used), identityShards)
+	}
+}
