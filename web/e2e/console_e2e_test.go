@@ -186,7 +186,7 @@ func TestConsoleRegistersPartnerAndKeyThatSignsIn(t *testing.T) {
 	c.waitFor("request id "+rid, "signin.jwt", "ada@example.com")
 	c.capture("audit-search")
 	c.keys("Enter")
-	c.waitFor("request    "+rid, "partner    Console Portal (prt_")
+	c.waitFor("request    "+rid, "partner    Console Portal (prt_", "actor      Console Portal (partner:prt_")
 	c.capture("audit-event")
 	c.keys("Escape")
 	c.waitFor("request id " + rid)
