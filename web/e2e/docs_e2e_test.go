@@ -8,13 +8,14 @@ package e2e
 //     in order, as one bash script under `set -Eeuo pipefail`, the way a reader
 //     pastes them into one terminal: a variable or file one block makes is
 //     there for the next.
-//   - A block that needs a server of its own (the demo, a restored backup)
-//     starts it in the background (`&`, on 127.0.0.1:0), waits for its
+//   - A block that needs a server of its own (the demo, a restored backup,
+//     the JWKS trial and its static file server) starts it in the background (`&`, on 127.0.0.1:0), waits for its
 //     socket and stops it with `kill "$pid" && wait "$pid"`, so a clean stop
 //     is checked too. Whatever a failing script left running in its process
 //     group is ended after it (endGroup).
 //   - A block that cannot run in a test (it needs root, systemd, a foreground
-//     server, a service on the internet, or it is the test suite itself) is
+//     server, a service on the internet, a certificate of a real CA, a
+//     production database, or it is the test suite itself) is
 //     fenced ```shell — GitHub renders it exactly like ```sh — and its first
 //     line must say why: `# Not run by the docs test: <reason>`. When the
 //     reason names a Go test (`TestPartnerExamples`), that test must exist.
