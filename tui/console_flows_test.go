@@ -147,3 +147,54 @@ func TestFlowRotateGraceAsDuration(t *testing.T) {
 		t.Fatalf("previous secret valid until %v, want %v", got.PreviousValidUntil, until)
 	}
 }
+
+// TestFlowCopyKeysSendOSC52: in a running console the copy keys put the
+// consumer secret, the consumer key and the IDs on the clipboard, each as
+// one OSC 52 sequence, and the status line never repeats the secret.
+func TestFlowCopyKeysSendOSC52(t *testing.T) {
+	svc := newService(t)
+	m := newModel(svc)
+	clip := clipOf(t, m)
+	tm := startFlowWith(t, m, 80, 24)
+	copied := func(key, confirm, want string) {
+		t.Helper()
+		before := clip.String()
+		press(tm, key)
+		waitFor(t, tm, confirm)
+		if got := strings.TrimPrefix(clip.String(), before); got != wantOSC52(want) {
+			t.Fatalf("%s: clipboard got %q, want the sequence for %q", key, got, want)
+		}
+	}
+	copied("c", "organization id acme copied", "acme")
+	press(tm, "3")
+	waitFor(t, tm, "no partners yet")
+	press(tm, "n")
+	waitFor(t, tm, "Register a partner")
+	tm.Type("Portal")
+	press(tm, "ctrl+s")
+	out := stripANSI(waitFor(t, tm, "It will never be shown again"))
+	secret := regexp.MustCompile(`cs_[A-Za-z0-9_-]+`).FindString(out)
+	ck := regexp.MustCompile(`ck_[A-Za-z0-9_-]+`).FindString(out)
+	if secret == "" || ck == "" {
+		t.Fatalf("no secret or consumer key on screen:\n%s", out)
+	}
+	copied("c", "the consumer secret copied", secret)
+	copied("C", "consumer key "+ck+" copied", ck)
+	press(tm, "enter")
+	waitFor(t, tm, "Public keys (0)")
+	ps, _ := svc.ListPartners(t.Context(), app.Console, "acme", nil)
+	if len(ps) != 1 {
+		t.Fatalf("partners: %+v", ps)
+	}
+	copied("c", "partner id "+ps[0].ID+" copied", ps[0].ID)
+	press(tm, "2")
+	waitFor(t, tm, "REDIRECT URL")
+	copied("c", "tenant id t1 copied", "t1")
+	final := finish(t, tm)
+	if strings.Contains(final, secret) {
+		t.Fatalf("the secret is on screen after it was dismissed:\n%s", final)
+	}
+	if strings.Contains(m.s.info, secret) {
+		t.Fatal("the status line holds the secret")
+	}
+}
