@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+
+	"gatehouse/storage"
 )
 
 // AssertionClaims are the claims of X-Gatehouse-Assertion (SPEC §4.6).
@@ -109,19 +111,7 @@ type assertionShard struct {
 }
 
 func (c *assertionCache) shard(sessionID string) *assertionShard {
-	// Session ids end in the hex of a SHA-256: its last digit is evenly spread.
-	var h int
-	if n := len(sessionID); n > 0 {
-		switch d := sessionID[n-1]; {
-		case d >= '0' && d <= '9':
-			h = int(d - '0')
-		case d >= 'a' && d <= 'f':
-			h = int(d-'a') + 10
-		default:
-			h = int(d)
-		}
-	}
-	return &c.shards[h%assertionShards]
+	return &c.shards[storage.SessionShard(sessionID)%assertionShards]
 }
 
 func (c *assertionCache) get(sessionID string) *assertionEntry {

@@ -58,20 +58,7 @@ func (c *identityCache) generation() uint64 { return c.gen.Load() }
 func (c *identityCache) committed() { c.gen.Add(1) }
 
 func (c *identityCache) shard(sessionID string) *identityShard {
-	// Session ids end in the hex of a SHA-256: its last digit is evenly
-	// spread over the 16 shards (its byte value is not: '0'–'9', 'a'–'f').
-	var h int
-	if n := len(sessionID); n > 0 {
-		switch d := sessionID[n-1]; {
-		case d >= '0' && d <= '9':
-			h = int(d - '0')
-		case d >= 'a' && d <= 'f':
-			h = int(d-'a') + 10
-		default:
-			h = int(d) % identityShards
-		}
-	}
-	return &c.shards[h]
+	return &c.shards[storage.SessionShard(sessionID)%identityShards]
 }
 
 // get returns the identity cached for the session under generation gen.
