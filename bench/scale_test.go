@@ -52,7 +52,7 @@ func BenchmarkScale(b *testing.B) {
 		b.Logf("generated %d users and sessions in %s: %d bytes, %.0f bytes per user", n, time.Since(start).Round(time.Second), dbBytes, float64(dbBytes)/float64(n))
 	})
 	empty := startWorld(b, nil)
-	emptyCookies := empty.sessions(b, returningUsers)
+	emptyCookies := empty.sessions(b, returningUsers, "fa")
 	requireAssertion(b, large, cookies[0])
 	mkLarge, mkEmpty := signInRequest(large.srv.Base), signInRequest(empty.srv.Base)
 	for _, clients := range []int{32, 64} {
