@@ -15,6 +15,13 @@ func runExit(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
 	cmd.Env = append(append(os.Environ(), "GATEHOUSE_CONFIG="), env...)
+	return runCommand(t, cmd, strings.Join(args, " "))
+}
+
+// runCommand runs cmd to its end: its exit code and output. A command
+// that could not run at all fails the test.
+func runCommand(t *testing.T, cmd *exec.Cmd, what string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -25,7 +32,7 @@ func runExit(t *testing.T, env []string, args ...string) (int, string, string) {
 	case errors.As(err, &exit):
 		return exit.ExitCode(), stdout.String(), stderr.String()
 	}
-	t.Fatalf("gatehouse %s: %v", strings.Join(args, " "), err)
+	t.Fatalf("gatehouse %s: %v", what, err)
 	return 0, "", ""
 }
 

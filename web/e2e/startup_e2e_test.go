@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -329,18 +328,7 @@ func runAsOther(t *testing.T, dir string, env []string, args ...string) (int, st
 	cmd.Dir = dir
 	cmd.Env = append([]string{"GATEHOUSE_CONFIG=", "HOME=" + dir}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String(), stderr.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	t.Fatalf("gatehouse %s as nobody: %v", strings.Join(args, " "), err)
-	return 0, "", ""
+	return runCommand(t, cmd, strings.Join(args, " ")+" as nobody")
 }
 
 func copyExecutable(t *testing.T, from, to string, mode os.FileMode) {
