@@ -11,10 +11,13 @@ import (
 
 // auditFilterFlags are the filters `audit list` and `audit export` share
 // (SPEC §5), defined once so the two commands cannot drift apart.
-type auditFilterFlags struct{ app.AuditFilter }
+type auditFilterFlags struct {
+	app.AuditFilter
+	flags *pflag.FlagSet
+}
 
 func addAuditFilterFlags(f *pflag.FlagSet) *auditFilterFlags {
-	a := &auditFilterFlags{}
+	a := &auditFilterFlags{flags: f}
 	f.StringVar(&a.RequestID, "request-id", "", "the request id of a sign-in or admin answer")
 	f.StringVar(&a.Email, "email", "", "the user's email (any case)")
 	f.StringVar(&a.PartnerID, "partner", "", "the partner's ID")
@@ -30,7 +33,13 @@ func (a *auditFilterFlags) query(now time.Time) (storage.AuditQuery, error) {
 	for _, p := range []struct {
 		flag, value string
 		max         int
-	}{{"--type", a.Type, 64}, {"--request-id", a.RequestID, 128}, {"--email", a.Email, 320}, {"--partner", a.PartnerID, 128}} {
+	}{{"--type", a.Type, 64}, {"--request-id", a.RequestID, 128}, {"--email", a.Email, 320}, {"--partner", a.PartnerID, 128}, {"--since", a.Since, 64}} {
+		// An empty value given on purpose is a typo or an unset shell
+		// variable (--request-id "$RID"): filtering on nothing would list
+		// every event as if it matched.
+		if p.value == "" && a.flags != nil && a.flags.Changed(p.flag[2:]) {
+			return q, usageErrorf("%s is empty: give a value, or leave the flag out to list every event", p.flag)
+		}
 		if len(p.value) > p.max || hasSpaceOrControl(p.value) {
 			return q, usageErrorf("%s must be at most %d characters with no spaces, got %q", p.flag, p.max, p.value)
 		}

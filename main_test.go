@@ -142,6 +142,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"audit", "export", "--type", "signin.\tx"}, "--type"},
 		{[]string{"audit", "list", "--org", "acme", "--since", "yesterday"}, "--since"},
 		{[]string{"audit", "list", "--org", "acme", "--request-id", strings.Repeat("r", 129)}, "--request-id"},
+		{[]string{"audit", "list", "--org", "acme", "--request-id", ""}, "--request-id is empty"},
+		{[]string{"audit", "list", "--org", "acme", "--email="}, "--email is empty"},
+		{[]string{"audit", "export", "--partner", ""}, "--partner is empty"},
+		{[]string{"audit", "export", "--since", ""}, "--since is empty"},
 		{[]string{"help", "nope"}, `"nope"`},
 		{[]string{"completion", "tcsh"}, "tcsh"},
 	}
