@@ -51,7 +51,7 @@ admin socket, or on the database directly when no server runs. Filters combine;
 		if c, noServer := socketClient(cfg); c != nil {
 			list, err = c.ListAudit(ctx, app.Operator, *org, *flt)
 		} else {
-			inst, err2 := openInstance(cfg, newLogger(cfg.Log, os.Stderr))
+			inst, err2 := openExistingInstance(cfg, newLogger(cfg.Log, os.Stderr))
 			if err2 != nil {
 				return directFailed(noServer, err2)
 			}

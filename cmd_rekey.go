@@ -38,7 +38,7 @@ database directly when no server runs. After it, older key versions can be remov
 			}
 			n = out.Resealed
 		} else {
-			inst, err := openInstance(cfg, newLogger(cfg.Log, os.Stderr))
+			inst, err := openExistingInstance(cfg, newLogger(cfg.Log, os.Stderr))
 			if err != nil {
 				return directFailed(noServer, err)
 			}

@@ -45,7 +45,7 @@ through the admin socket when a server is running, else on the database.`,
 				return err
 			}
 		} else {
-			inst, err := openInstance(cfg, newLogger(cfg.Log, io.Discard))
+			inst, err := openExistingInstance(cfg, newLogger(cfg.Log, io.Discard))
 			if err != nil {
 				return directFailed(noServer, err)
 			}

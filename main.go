@@ -106,9 +106,31 @@ func openStoreOnly(cfg app.Config) (storage.Store, error) {
 	if cfg.Storage.Driver == app.DriverPostgres {
 		return openStore(cfg, nil)
 	}
+	if err := requireDatabase(cfg); err != nil {
+		return nil, err
+	}
+	return bolt.Open(cfg.DatabasePath(), bolt.Options{Timeout: 2 * time.Second})
+}
+
+// requireDatabase refuses a bbolt database file that is not there: an
+// operator command run with the wrong --config or storage.dir must say so,
+// not create an empty database (and a secret.key) and act on that.
+func requireDatabase(cfg app.Config) error {
+	if cfg.Storage.Driver == app.DriverPostgres {
+		return nil
+	}
 	path := cfg.DatabasePath()
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no database at %s (is storage.dir right?): %w", path, pathCause(err))
+		return fmt.Errorf("no database at %s (is storage.dir right?): %w", path, pathCause(err))
 	}
-	return bolt.Open(path, bolt.Options{Timeout: 2 * time.Second})
+	return nil
+}
+
+// openExistingInstance is openInstance for the operator commands that act
+// on a database a server has created (audit list, rekey, signing-key rotate).
+func openExistingInstance(cfg app.Config, log *slog.Logger) (*instance, error) {
+	if err := requireDatabase(cfg); err != nil {
+		return nil, err
+	}
+	return openInstance(cfg, log)
 }

@@ -291,6 +291,37 @@ func TestDirectCommandsNameSocketAndDatabase(t *testing.T) {
 	}
 }
 
+// TestOperatorCommandsNeverCreateADatabase: with no server and no
+// database (a wrong --config or storage.dir), the commands that act on an
+// existing database say there is none, naming the file, and write nothing:
+// a read such as `audit list` must not leave an empty gatehouse.db and a
+// new secret.key behind. The console may create one (it is how an operator
+// sets up before the first start), so it is not in the list.
+func TestOperatorCommandsNeverCreateADatabase(t *testing.T) {
+	for _, args := range [][]string{
+		{"backup", "--out", "copy.db"},
+		{"audit", "export"},
+		{"audit", "list", "--org", "acme"},
+		{"audit", "verify"},
+		{"rekey"},
+		{"signing-key", "rotate"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			root := t.TempDir()
+			data := filepath.Join(root, "data")
+			cfg := filepath.Join(root, "config.toml")
+			if err := os.WriteFile(cfg, []byte("[storage]\ndir = \""+data+"\"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := runExit(t, nil, append(args, "--config", cfg)...)
+			failsWithOneLine(t, strings.Join(args, " "), code, out, errOut, "no database at "+filepath.Join(data, "gatehouse.db"))
+			if got := dirEntries(t, root); len(got) != 1 || got[0] != "config.toml" {
+				t.Errorf("%s wrote %v next to its config", strings.Join(args, " "), got)
+			}
+		})
+	}
+}
+
 // socketDir is a directory for sockets with a short path (a Unix socket
 // path is at most 107 bytes, and t.TempDir's can be longer), that another
 // user may enter.
