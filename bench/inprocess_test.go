@@ -111,6 +111,17 @@ func BenchmarkProfile(b *testing.B) {
 			}
 		}
 	})
+	b.Run("signin-returning/c32", func(b *testing.B) {
+		forms := w.tokens(b, b.N, func(i int) string { return fmt.Sprintf("fa%04d@bench.test", i%returningUsers) })
+		stop := profileWindow(b, "signin-returning")
+		b.ResetTimer()
+		o := drive(b, 0, 32, 0, b.N, func(i int) *http.Request { return mk(forms[i]) }, http.StatusFound, nil)
+		b.StopTimer()
+		stop()
+		report(b, o, outcome{})
+	})
+	// The steady state of BenchmarkForwardAuth: every session's assertion signed once.
+	drive(b, 0, 32, 0, returningUsers, verifyRequest(base, cookies), http.StatusOK, nil)
 	b.Run("forward-auth/c32", func(b *testing.B) {
 		stop := profileWindow(b, "forward-auth")
 		b.ResetTimer()
