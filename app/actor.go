@@ -15,6 +15,11 @@ type Actor struct {
 	OrgID   string // the token's organization
 	Role    string // the token's role
 	TokenID string
+	// RequestID is the id of the admin API request acting (its
+	// X-Request-ID), recorded in the audit event it causes, so the event of
+	// an answer can be found by the id the answer carried. Empty for the
+	// console, which makes no requests.
+	RequestID string
 }
 
 // Actor kinds.

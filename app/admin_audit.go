@@ -64,6 +64,7 @@ func (s *Service) auditAdmin(ctx context.Context, actor Actor, typ, orgID, targe
 	details = canonicalDetails(details)
 	e := storage.AuditEvent{
 		ID: id, Time: s.now(), Type: typ, Actor: actor.String(), Outcome: "success", OrgID: orgID, Details: details,
+		RequestID: actor.RequestID,
 	}
 	if _, err := s.store.AppendAudit(ctx, e); err != nil {
 		s.log.Error("audit append failed", "type", typ, "err", err)

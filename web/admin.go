@@ -50,6 +50,7 @@ func (s *Server) AdminHandler(auth AdminAuth) (http.Handler, error) {
 			s.abortError(c, err)
 			return
 		}
+		actor.RequestID = requestID(c)
 		c.Set(actorKey, actor)
 		c.Next()
 	}

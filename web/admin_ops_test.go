@@ -136,6 +136,13 @@ func newOpsWorld(t *testing.T) *opsWorld {
 // call sends one admin request; bearer "" sends none, "operator" uses the socket.
 func (w *opsWorld) call(t *testing.T, bearer, method, path, body string) (int, []byte) {
 	t.Helper()
+	status, b, _ := w.callWithID(t, bearer, method, path, body)
+	return status, b
+}
+
+// callWithID is call that also returns the answer's X-Request-ID.
+func (w *opsWorld) callWithID(t *testing.T, bearer, method, path, body string) (int, []byte, string) {
+	t.Helper()
 	base, client := w.tcp, http.DefaultClient
 	if bearer == "operator" {
 		base, client = "http://gatehouse", w.socket
@@ -160,7 +167,7 @@ func (w *opsWorld) call(t *testing.T, bearer, method, path, body string) (int, [
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, resp.Header.Get("X-Request-ID")
 }
 
 // Route classes of the matrix.

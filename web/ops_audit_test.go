@@ -255,6 +255,36 @@ func keysOf[V any](m map[string]V) []string {
 
 // TestAuditVerifyCatchesTampering: changing, dropping or re-chaining an event
 // is reported with the first bad seq.
+// TestAdminEventsCarryTheRequestID: the audit event of an admin change
+// carries the X-Request-ID its answer carried, over the socket and over TCP
+// with a token, so request_id finds the event of any answer an operator
+// quotes (SPEC §5), not only sign-ins'.
+func TestAdminEventsCarryTheRequestID(t *testing.T) {
+	w := newOpsWorld(t)
+	for _, c := range []struct{ who, method, path, body, typ string }{
+		{"operator", "POST", "/api/v1/orgs/acme/tenants", `{"id":"t-rid","name":"By request id"}`, "tenant.create"},
+		{w.tokAdmin, "PATCH", "/api/v1/orgs/acme/partners/" + w.spare.ID, `{"max_users":7}`, "partner.update"},
+	} {
+		status, body, rid := w.callWithID(t, c.who, c.method, c.path, c.body)
+		if status/100 != 2 || rid == "" {
+			t.Fatalf("%s %s: %d %s, request id %q", c.method, c.path, status, body, rid)
+		}
+		status, body = w.call(t, "operator", "GET", "/api/v1/orgs/acme/audit?request_id="+rid, "")
+		var got struct {
+			Events []struct {
+				Type      string `json:"type"`
+				RequestID string `json:"request_id"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(body, &got); status != 200 || err != nil {
+			t.Fatalf("audit by request id: %d %s %v", status, body, err)
+		}
+		if len(got.Events) != 1 || got.Events[0].Type != c.typ || got.Events[0].RequestID != rid {
+			t.Errorf("%s %s: events for request id %s = %+v, want one %s", c.method, c.path, rid, got.Events, c.typ)
+		}
+	}
+}
+
 func TestAuditVerifyCatchesTampering(t *testing.T) {
 	w := newOpsWorld(t)
 	ctx := context.Background()
