@@ -87,6 +87,9 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, orgID string, in 
 		if errors.Is(err, storage.ErrExists) {
 			return UserView{}, Errorf(CodeConflict, "a user with email %s already exists in this organization", email)
 		}
+		if errors.Is(err, storage.ErrNoTenant) { // deleted since it was read above
+			return UserView{}, validation("tenant_id", "unknown tenant %s", in.TenantID)
+		}
 		return UserView{}, err
 	}
 	view := NewUserView(u)

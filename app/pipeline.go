@@ -283,6 +283,8 @@ func (s *Service) complete(ctx context.Context, a *Assertion, tenant storage.Ten
 		return SignInResult{}, replayError(a.Method)
 	case errors.Is(err, storage.ErrPartnerInactive):
 		return SignInResult{}, &refusal{denyPartnerInactive, "Access denied: the partner is deactivated"}
+	case errors.Is(err, storage.ErrNoTenant): // deleted since step 9 read it
+		return SignInResult{}, &refusal{denyTenantUnknown, "unknown tenant"}
 	case err != nil:
 		return SignInResult{}, err
 	}

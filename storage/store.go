@@ -21,6 +21,11 @@ var (
 	// ErrPartnerInactive: SignIn found the session's partner missing or
 	// deactivated inside its transaction (a deactivation raced the sign-in).
 	ErrPartnerInactive = errors.New("partner inactive")
+	// ErrNoTenant: a user written by SignIn or CreateUser names a tenant its
+	// organization does not have (checked in the write's own transaction,
+	// so a sign-in racing a tenant deletion never leaves a user bound to a
+	// tenant that is gone).
+	ErrNoTenant = errors.New("no such tenant")
 	// ErrInvalidCursor: a paging cursor that this backend did not issue.
 	ErrInvalidCursor = errors.New("invalid cursor")
 	// ErrUnavailable: the database cannot be reached or did not answer in

@@ -32,6 +32,11 @@ func planUser(tx *bbolt.Tx, ws *writeSet, old *storage.User, u storage.User) err
 	if u.OrgID == "" {
 		return errors.New("user organization is empty")
 	}
+	// The tenant is checked in the write's own transaction: a sign-in
+	// racing a tenant deletion must not leave a user bound to nothing.
+	if tx.Bucket(bktTenants).Get(join(u.OrgID, u.TenantID)) == nil {
+		return fmt.Errorf("user %q: tenant %q: %w", u.Email, u.TenantID, storage.ErrNoTenant)
+	}
 	key := join(u.OrgID, u.Email)
 	if v := tx.Bucket(bktOrgUsers).Get(key); v != nil && string(indexedUserID(v)) != u.ID {
 		return fmt.Errorf("email %q in organization %q: %w", u.Email, u.OrgID, storage.ErrExists)

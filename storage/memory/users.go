@@ -21,6 +21,9 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 		if _, ok := s.emails[orgKey{u.OrgID, u.Email}]; ok {
 			return fmt.Errorf("user email: %w", storage.ErrExists)
 		}
+		if err := s.checkTenant(u); err != nil {
+			return err
+		}
 		s.users[u.ID] = u
 		s.emails[orgKey{u.OrgID, u.Email}] = u.ID
 		return nil
@@ -238,6 +241,15 @@ func (s *Store) checkProvisioned(orgID, email string, existing *storage.User, u 
 	}
 	if _, taken := s.users[u.ID]; existing == nil && taken {
 		return fmt.Errorf("user %q: %w", u.ID, storage.ErrExists)
+	}
+	return s.checkTenant(u)
+}
+
+// checkTenant refuses a user bound to a tenant its organization does not
+// have; the caller holds the lock, so a tenant deletion cannot slip between.
+func (s *Store) checkTenant(u storage.User) error {
+	if _, ok := s.tenants[orgKey{u.OrgID, u.TenantID}]; !ok {
+		return fmt.Errorf("user %q: tenant %q: %w", u.Email, u.TenantID, storage.ErrNoTenant)
 	}
 	return nil
 }

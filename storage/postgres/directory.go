@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"gatehouse/storage"
 )
@@ -164,6 +165,11 @@ func (s *Store) UpdateTenant(ctx context.Context, orgID, id string, fn func(stor
 func (s *Store) DeleteTenant(ctx context.Context, orgID, id string) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM tenants WHERE org_id = $1 AND id = $2", orgID, id)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23503" && pe.ConstraintName == usersTenantFK {
+			// A user bound to it, perhaps one a sign-in just committed.
+			return fmt.Errorf("tenant %q has users: %w", id, storage.ErrConflict)
+		}
 		if err != nil {
 			return err
 		}

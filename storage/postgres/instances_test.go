@@ -246,6 +246,8 @@ func TestInstancesFirstSignInOneUser(t *testing.T) {
 			}
 			verifyAudit(t, a, n)
 			// The same email in another organization is another user.
+			mustOK(t, a.CreateOrg(t.Context(), storage.Org{ID: "org-2", CreatedAt: epoch}))
+			mustOK(t, a.CreateTenant(t.Context(), storage.Tenant{ID: "t-1", OrgID: "org-2", CreatedAt: epoch}))
 			mustOK(t, a.CreateUser(t.Context(), storage.User{ID: "u-other", Email: "same@example.com", OrgID: "org-2", TenantID: "t-1"}))
 			err = b.CreateUser(t.Context(), storage.User{ID: "u-dup", Email: "SAME@example.com", OrgID: "org-1", TenantID: "t-1"})
 			if !errors.Is(err, storage.ErrExists) {

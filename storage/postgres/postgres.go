@@ -250,12 +250,15 @@ func retryable(err error) bool {
 // classify wraps errors that mean "the database is not there" with
 // storage.ErrUnavailable and maps constraint violations onto the storage
 // sentinels. Errors that already carry a sentinel pass unchanged.
+// usersTenantFK binds a user to a tenant of its organization (migration 0004).
+const usersTenantFK = "users_tenant_fk"
+
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
 	for _, sentinel := range []error{storage.ErrNotFound, storage.ErrExists, storage.ErrConflict,
-		storage.ErrReplay, storage.ErrPartnerInactive, storage.ErrInvalidCursor, storage.ErrUnavailable} {
+		storage.ErrReplay, storage.ErrPartnerInactive, storage.ErrInvalidCursor, storage.ErrUnavailable, storage.ErrNoTenant} {
 		if errors.Is(err, sentinel) {
 			return err
 		}
@@ -265,6 +268,8 @@ func classify(err error) error {
 		switch {
 		case pe.Code == "23505": // unique_violation
 			return fmt.Errorf("%w (%s)", storage.ErrExists, pe.ConstraintName)
+		case pe.Code == "23503" && pe.ConstraintName == usersTenantFK: // a user for a tenant that is not there
+			return fmt.Errorf("%w (%s)", storage.ErrNoTenant, pe.ConstraintName)
 		case pe.Code == "23503": // foreign_key_violation: the parent is missing
 			return fmt.Errorf("%w (%s)", storage.ErrNotFound, pe.ConstraintName)
 		case strings.HasPrefix(pe.Code, "08"), // connection exception

@@ -48,6 +48,9 @@ func testSignInPartnerInactive(t *testing.T, s storage.Store) {
 	// missing partner below is missing everywhere, not just in org-1.
 	mustNil(t, "CreateOrg", s.CreateOrg(ctx, storage.Org{ID: "org-2", Name: "Org Two", CreatedAt: t0}))
 	mustNil(t, "CreatePartner", s.CreatePartner(ctx, storage.Partner{ID: "p-c", OrgID: "org-2", Name: "Partner C", ConsumerKey: "ck-c", Active: true, CreatedAt: t0}))
+	for _, tn := range []string{"t-x", "t-9"} {
+		mustNil(t, "CreateTenant "+tn, s.CreateTenant(ctx, storage.Tenant{ID: tn, OrgID: "org-2", Name: tn, CreatedAt: t0}))
+	}
 
 	attempt := func(t *testing.T, name, partner string) {
 		t.Helper()
@@ -266,6 +269,9 @@ func testCountPartnerUsers(t *testing.T, s storage.Store) {
 	fx := newFixture(t, s)
 	mustNil(t, "CreateOrg", s.CreateOrg(ctx, storage.Org{ID: "org-2", Name: "Org Two", CreatedAt: t0}))
 	mustNil(t, "CreatePartner", s.CreatePartner(ctx, storage.Partner{ID: "p-c", OrgID: "org-2", Name: "Partner C", ConsumerKey: "ck-c", Active: true, CreatedAt: t0}))
+	for _, tn := range []string{"t-x", "t-9"} {
+		mustNil(t, "CreateTenant "+tn, s.CreateTenant(ctx, storage.Tenant{ID: tn, OrgID: "org-2", Name: tn, CreatedAt: t0}))
+	}
 
 	check := func(t *testing.T, stage string, want map[string]int) {
 		t.Helper()

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -669,4 +670,54 @@ func testKeys(t *testing.T, s storage.Store) {
 			t.Errorf("%d concurrent creates of one public key succeeded, want 1", won)
 		}
 	})
+}
+
+// testUserNeedsTenant: a user is written only bound to a tenant of its
+// organization, checked in the write's own transaction (ErrNoTenant,
+// nothing written), so a sign-in racing the deletion of its tenant either
+// commits first (and the deletion is a conflict) or is refused: never a
+// user bound to a tenant that is gone.
+func testUserNeedsTenant(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	fx := newFixture(t, s)
+	inTenant := func(w storage.SignInWrite, tenant string) storage.SignInWrite {
+		provision := w.Provision
+		w.Provision = func(cur *storage.User, count func(string) int) (storage.User, error) {
+			u, err := provision(cur, count)
+			u.TenantID = tenant
+			return u, err
+		}
+		return w
+	}
+	refusedWithoutTrace(t, s, inTenant(fx.fullWrite("gone@example.com", "s-gone", "jti:gone", t0), "t-gone"), storage.ErrNoTenant, len(auditEvents(t, s)))
+	u := fx.user("created@example.com", "", t0)
+	u.TenantID = "t-gone"
+	wantErr(t, "CreateUser in an unknown tenant", s.CreateUser(ctx, u), storage.ErrNoTenant)
+	u.ID, u.OrgID, u.TenantID = "u:other-org", "org-unknown", fx.tenants[0].ID
+	wantErr(t, "CreateUser in another organization's tenant", s.CreateUser(ctx, u), storage.ErrNoTenant)
+
+	for i := range 20 {
+		tenant := fmt.Sprintf("t-race-%d", i)
+		mustNil(t, "CreateTenant", s.CreateTenant(ctx, storage.Tenant{ID: tenant, OrgID: fx.org.ID, Name: tenant, CreatedAt: t0}))
+		email := fmt.Sprintf("race%d@example.com", i)
+		w := inTenant(fx.write(email, "s-"+tenant, t0), tenant)
+		var signInErr, deleteErr error
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); _, signInErr = s.SignIn(ctx, w) }()
+		go func() { defer wg.Done(); deleteErr = s.DeleteTenant(ctx, fx.org.ID, tenant) }()
+		wg.Wait()
+		switch {
+		case signInErr == nil && deleteErr == nil:
+			t.Fatalf("round %d: the sign-in and the deletion of its tenant both succeeded: a user bound to nothing", i)
+		case signInErr == nil:
+			wantErr(t, "DeleteTenant after the sign-in", deleteErr, storage.ErrConflict)
+		case deleteErr == nil:
+			wantErr(t, "SignIn after the deletion", signInErr, storage.ErrNoTenant)
+			_, err := s.GetUserByEmail(ctx, fx.org.ID, email)
+			wantErr(t, "user of the refused sign-in", err, storage.ErrNotFound)
+		default:
+			t.Fatalf("round %d: both failed: sign-in %v, delete %v", i, signInErr, deleteErr)
+		}
+	}
 }

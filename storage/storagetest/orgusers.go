@@ -84,6 +84,7 @@ func testSameEmailTwoOrgs(t *testing.T, s storage.Store) {
 	}
 	// CreateUser agrees: taken in org-1, taken in org-2, free in org-3.
 	mustNil(t, "CreateOrg org-3", s.CreateOrg(ctx, storage.Org{ID: "org-3", CreatedAt: t0}))
+	mustNil(t, "CreateTenant t-1 in org-3", s.CreateTenant(ctx, storage.Tenant{ID: "t-1", OrgID: "org-3", Name: "T1", CreatedAt: t0}))
 	for _, tc := range []struct {
 		org  string
 		want error

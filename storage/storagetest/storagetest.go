@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Orgs", testOrgs},
 		{"Tenants", testTenants},
 		{"DeleteTenant", testDeleteTenant},
+		{"UserNeedsTenant", testUserNeedsTenant},
 		{"Partners", testPartners},
 		{"UpdatePartner", testUpdatePartner},
 		{"PartnerDeactivation", testPartnerDeactivation},
