@@ -75,6 +75,7 @@ type adminCmd struct {
 func newAdminCmd(cmd *cobra.Command) *adminCmd {
 	a := &adminCmd{conn: adminConnFlags(cmd), cmd: cmd}
 	a.asJSON = cmd.Flags().Bool("json", false, "print the API's JSON answer instead of a table")
+	completeArgs(cmd)
 	return a
 }
 
@@ -176,6 +177,7 @@ func orgAPIPath(org string, parts ...string) string {
 func orgFlag(cmd *cobra.Command) *string {
 	org := idFlag(cmd, "org", "organization ID (required)")
 	requireFlags(cmd, "org")
+	completeOrgs(cmd)
 	return org
 }
 

@@ -68,3 +68,45 @@ func TestCLIConventions(t *testing.T) {
 		t.Errorf("a rejected command line created %s (%v)", dir, err)
 	}
 }
+
+// TestShellCompletionOfIDs: completion offers the running server's IDs,
+// each with its name beside it: --org the organizations, a command's
+// positional ID that organization's partners, tenants or admin tokens; and
+// nothing, without error, when no server answers.
+func TestShellCompletionOfIDs(t *testing.T) {
+	s := Start(t, "")
+	s.MustAPI("POST", "/api/v1/orgs", map[string]any{"id": "acme", "name": "Acme MSSP"}, 201, nil)
+	s.MustAPI("POST", "/api/v1/orgs/acme/tenants", map[string]any{"id": "t1", "name": "Tenant One"}, 201, nil)
+	var p struct{ ID string }
+	s.MustAPI("POST", "/api/v1/orgs/acme/partners", map[string]any{"name": "Portal"}, 201, &p)
+	var tok struct{ ID string }
+	s.MustAPI("POST", "/api/v1/orgs/acme/admin-tokens", map[string]any{"role": "readOnly", "label": "ci"}, 201, &tok)
+	// complete runs `gatehouse __complete COMMAND SUB --config F ARGS... ""`.
+	complete := func(command []string, args ...string) string {
+		t.Helper()
+		line := append(append(append([]string{"__complete"}, command...), "--config", s.Config), args...)
+		return Run(t, append(line, "")...)
+	}
+	for _, c := range []struct {
+		command, args []string
+		want          string
+	}{
+		{[]string{"partners", "show"}, []string{"--org"}, "acme\tAcme MSSP\n"},
+		{[]string{"partners", "show"}, []string{"--org", "acme"}, p.ID + "\tPortal\n"},
+		{[]string{"tenants", "delete"}, []string{"--org", "acme"}, "t1\tTenant One\n"},
+		{[]string{"admin-tokens", "delete"}, []string{"--org", "acme"}, tok.ID + "\tci\n"},
+		{[]string{"orgs", "show"}, nil, "acme\tAcme MSSP\n"},
+	} {
+		if got := complete(c.command, c.args...); !strings.HasPrefix(got, c.want) {
+			t.Errorf("completing %v %v: got\n%s\nwant it to start with %q", c.command, c.args, got, c.want)
+		}
+	}
+	// Before --org, no partner is offered (only the required flag itself).
+	if got := complete([]string{"partners", "show"}); strings.Contains(got, p.ID) {
+		t.Errorf("completing a partner without --org offered %q", got)
+	}
+	code, out, _ := runExit(t, []string{"GATEHOUSE_ADMIN__SOCKET=" + filepath.Join(t.TempDir(), "none.sock")}, "__complete", "partners", "show", "--org", "acme", "")
+	if code != 0 || out != ":4\n" {
+		t.Errorf("completing with no server: exit %d, %q; want exit 0 and nothing", code, out)
+	}
+}
