@@ -103,11 +103,11 @@ func directFailed(noServer, err error) error {
 // openStoreOnly opens an existing database without the service (backup and
 // audit need no key ring); it never creates a database that is not there.
 func openStoreOnly(cfg app.Config) (storage.Store, error) {
-	if cfg.Storage.Driver == app.DriverPostgres {
-		return openStore(cfg, nil)
-	}
 	if err := requireDatabase(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.Storage.Driver == app.DriverPostgres {
+		return openStore(cfg, nil)
 	}
 	return bolt.Open(cfg.DatabasePath(), bolt.Options{Timeout: 2 * time.Second})
 }

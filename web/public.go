@@ -235,7 +235,7 @@ func (s *Server) verify(c *gin.Context) {
 	h["X-Gatehouse-Org"] = vals[3:4:4]
 	h["X-Gatehouse-Tenant"] = vals[4:5:5]
 	h["X-Gatehouse-Role"] = vals[5:6:6]
-	if s.cfg.Session.Assertion {
+	if assertion != "" { // "" only with session.assertion off
 		h["X-Gatehouse-Assertion"] = vals[6:7:7]
 	}
 	c.Status(http.StatusOK)
@@ -243,21 +243,24 @@ func (s *Server) verify(c *gin.Context) {
 
 // headerSafe keeps a display name inside one header line.
 func headerSafe(s string) string {
-	clean := true
-	for i := 0; i < len(s) && clean; i++ {
-		clean = s[i] >= 0x20 && s[i] != 0x7f
+	i := 0
+	for i < len(s) && headerByte(s[i]) {
+		i++
 	}
-	if clean { // the usual case: no copy
+	if i == len(s) { // the usual case: no copy
 		return s
 	}
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x20 && s[i] != 0x7f {
+	out := []byte(s[:i])
+	for ; i < len(s); i++ {
+		if headerByte(s[i]) {
 			out = append(out, s[i])
 		}
 	}
 	return string(out)
 }
+
+// headerByte reports whether b may stand in a header value: no control character.
+func headerByte(b byte) bool { return b >= 0x20 && b != 0x7f }
 
 // requestSessionToken is the value of the first cookie with this name whose value
 // could be a session token (base64url), or "". It reads the Cookie headers

@@ -273,21 +273,26 @@ func TestDirectCommandsNameSocketAndDatabase(t *testing.T) {
 	s.MustAPI("POST", "/api/v1/orgs", map[string]any{"id": "acme", "name": "Acme MSSP"}, 201, nil)
 	nobody := filepath.Join(t.TempDir(), "nobody.sock")
 	db := filepath.Join(s.Dir, "gatehouse.db")
-	for _, args := range [][]string{
-		{"console"},
-		{"backup", "--out", filepath.Join(t.TempDir(), "copy.db")},
-		{"audit", "export"},
-		{"audit", "list", "--org", "acme"},
-		{"audit", "verify"},
-		{"rekey"},
-		{"signing-key", "rotate"},
-	} {
+	for _, args := range append([][]string{{"console"}}, directCommands(filepath.Join(t.TempDir(), "copy.db"))...) {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			t.Parallel() // each waits out the lock timeout
 			code, out, errOut := runExit(t, []string{"GATEHOUSE_ADMIN__SOCKET=" + nobody}, append(args, "--config", s.Config)...)
 			failsWithOneLine(t, strings.Join(args, " "), code, out, errOut,
 				"admin socket "+nobody+": no such socket", "opening the database directly failed: open database "+db+": in use by another process")
 		})
+	}
+}
+
+// directCommands are the operator commands that open the database
+// themselves when no server answers (the console aside); backup writes to out.
+func directCommands(out string) [][]string {
+	return [][]string{
+		{"backup", "--out", out},
+		{"audit", "export"},
+		{"audit", "list", "--org", "acme"},
+		{"audit", "verify"},
+		{"rekey"},
+		{"signing-key", "rotate"},
 	}
 }
 
@@ -298,14 +303,7 @@ func TestDirectCommandsNameSocketAndDatabase(t *testing.T) {
 // new secret.key behind. The console may create one (it is how an operator
 // sets up before the first start), so it is not in the list.
 func TestOperatorCommandsNeverCreateADatabase(t *testing.T) {
-	for _, args := range [][]string{
-		{"backup", "--out", "copy.db"},
-		{"audit", "export"},
-		{"audit", "list", "--org", "acme"},
-		{"audit", "verify"},
-		{"rekey"},
-		{"signing-key", "rotate"},
-	} {
+	for _, args := range directCommands("copy.db") {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			root := t.TempDir()
 			data := filepath.Join(root, "data")
